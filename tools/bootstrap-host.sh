@@ -3,7 +3,7 @@
 # test-host image, rsync for pushing wheelhouses, and a Docker engine. Idempotent; a no-op when present.
 set -euo pipefail
 need=()
-/usr/bin/env python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+"${PYTHON:-python3}" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v rsync >/dev/null || need+=(rsync)
 command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need+=(docker.io)

@@ -1,0 +1,66 @@
+# llmops.vllm — the two commands users need: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
+export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
+export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
+export MOLECULE_SCENARIOS ?= default
+
+.PHONY: help deps venv collections image wheelhouse model prereqs demo demo-clean test lint sanity units molecule clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## controller packages (python3-venv, debootstrap, rsync) and a running Docker engine
+	tools/bootstrap-host.sh
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## the pinned dev toolchain in .venv
+
+collections: venv ## community.docker / ansible.posix unpacked from the ansible wheel (Galaxy is unreachable)
+	PYTHON=$(BIN)/python tools/vendor-collections.sh
+
+image: deps ## the local systemd test-host image (debootstrap + docker import, cached)
+	tools/test-host-image.sh >/dev/null
+
+wheelhouse: venv ## offline wheelhouse for vLLM's CPU backend (cached)
+	tools/wheelhouse.sh $(LLMOPS_WHEELHOUSE)
+
+model: venv ## the tiny random-weight test model (no hub download)
+	$(BIN)/python tools/make_tiny_model.py $(LLMOPS_MODEL_DIR)
+
+prereqs: deps venv collections image wheelhouse model
+
+demo: prereqs ## deploy vLLM (CPU) to a disposable local systemd container and ask it a question
+	tools/demo.sh
+
+demo-clean: ## remove the demo host
+	tools/demo.sh clean
+
+lint: venv collections ## ansible-lint (production profile)
+	ansible-lint --profile production
+
+sanity: venv collections ## ansible-test sanity on a copy of the collection
+	tools/sanity.sh
+
+units: venv collections ## unit tests (module_utils, modules, filters)
+	pytest -q tests/unit
+
+molecule: prereqs ## Molecule scenarios on real systemd container hosts
+	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
+
+test: lint sanity units molecule ## everything CI runs
+
+clean: demo-clean
+	rm -rf build
