@@ -1,0 +1,65 @@
+"""Fixtures for tests that need real hosts: a disposable systemd container from the local test image."""
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = os.environ.get("TEST_HOST_IMAGE_REF", "llmops-vllm/testhost:bookworm")
+# systemd as PID 1 without --privileged (our VMs withhold CAP_SYS_RESOURCE).
+SYSTEMD_RUN_ARGS = [
+    "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3", "--shm-size", "2g",
+]
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
+
+
+class TestHost:
+    def __init__(self, name):
+        self.name = name
+
+    def sh(self, command):
+        """Run a shell command on the host; return (rc, output)."""
+        res = docker("exec", self.name, "sh", "-c", command, check=False)
+        return res.returncode, res.stdout + res.stderr
+
+    def inventory(self, tmp_path, group="cpu_hosts", hostvars=None):
+        inv = {"all": {"children": {group: {"hosts": {self.name: {
+            "ansible_connection": "community.docker.docker",
+            "ansible_host": self.name,
+            "ansible_python_interpreter": "/usr/bin/python3",
+            **(hostvars or {}),
+        }}}}}}
+        path = tmp_path / "hosts.yml"
+        path.write_text(json.dumps(inv))
+        return path
+
+
+@pytest.fixture(scope="module")
+def systemd_host():
+    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+        pytest.fail("test-host image %s is missing: run `make image` first" % IMAGE)
+    name = "llmops-it-%s" % uuid.uuid4().hex[:8]
+    docker("run", "-d", "--name", name, *SYSTEMD_RUN_ARGS, IMAGE, "/sbin/init")
+    try:
+        host = TestHost(name)
+        host.sh("systemctl is-system-running --wait")
+        yield host
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def ansible_playbook(playbook, inventory, extra_vars=None, extra_args=()):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
+    cmd = ["ansible-playbook", "-i", str(inventory), str(REPO / playbook), *extra_args]
+    if extra_vars is not None:
+        cmd += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)

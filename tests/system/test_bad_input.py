@@ -1,0 +1,60 @@
+"""Bad role input fails before the host is touched, with a message that names the variable.
+
+Each case runs the real entry point (site.yml) against a real, fresh systemd host and then checks
+that nothing on the host changed.
+"""
+
+import re
+
+import pytest
+
+from conftest import ansible_playbook
+
+# (variable set, the variable the error must name)
+CASES = [
+    ({"vllm_service_port": "abc"}, "vllm_service_port"),
+    ({"vllm_service_port": 70000}, "vllm_service_port"),
+    ({"vllm_service_port": 0}, "vllm_service_port"),
+    ({"vllm_service_model": "", "vllm_service_model_src": ""}, "vllm_service_model"),
+    ({"vllm_service_device": "tpu"}, "vllm_service_device"),
+    ({"vllm_service_user": "root"}, "vllm_service_user"),
+    ({"vllm_service_name": "bad name/x"}, "vllm_service_name"),
+    ({"vllm_service_cpu_kvcache_space_gib": 0}, "vllm_service_cpu_kvcache_space_gib"),
+    ({"vllm_service_health_timeout": -5}, "vllm_service_health_timeout"),
+    ({"vllm_service_cuda_visible_devices": ["first"]}, "vllm_service_cuda_visible_devices"),
+    ({"vllm_service_use_modelscope": "maybe"}, "vllm_service_use_modelscope"),
+    ({"vllm_service_environment": "FOO"}, "vllm_service_environment"),
+    ({"vllm_service_limit_nofile": "lots"}, "vllm_service_limit_nofile"),
+    ({"uv_python_install_method": "curl"}, "uv_python_install_method"),
+    ({"uv_python_version": "python3"}, "uv_python_version"),
+    ({"uv_python_uv_version": "latest"}, "uv_python_uv_version"),
+    ({"uv_python_install_method": "binary"}, "uv_python_binary_sha256"),
+    ({"uv_python_offline": True, "uv_python_find_links": ""}, "uv_python_offline"),
+    ({"uv_python_preference": "sometimes"}, "uv_python_preference"),
+    ({"uv_python_extra_index_urls": {"a": 1}}, "uv_python_extra_index_urls"),
+    ({"vllm_cpu_build_method": "magic"}, "vllm_cpu_build_method"),
+]
+
+
+def host_untouched(host):
+    """Nothing the roles would create exists, and no package was installed."""
+    for path in ("/usr/local/bin/uv", "/opt/uv", "/opt/vllm", "/etc/vllm", "/var/lib/vllm",
+                 "/etc/systemd/system/vllm.service"):
+        rc = host.sh("test -e %s" % path)[0]
+        assert rc != 0, "%s exists after a run that should have failed early" % path
+    rc = host.sh("getent passwd vllm")[0]
+    assert rc != 0, "the service user was created"
+    out = host.sh("dpkg-query -W -f='${Status}' python3-venv 2>/dev/null")[1]
+    assert "installed" not in out, "packages were installed"
+
+
+@pytest.mark.parametrize("extra_vars,variable", CASES, ids=[c[1] + ":" + str(list(c[0].values())[0]) for c in CASES])
+def test_bad_input_fails_early_naming_the_variable(systemd_host, tmp_path, extra_vars, variable):
+    inventory = systemd_host.inventory(tmp_path)
+    res = ansible_playbook("site.yml", inventory, extra_vars)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert variable in out, out
+    recap = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)" % systemd_host.name, out)
+    assert recap and recap.group(1) == "0" and recap.group(2) == "1", out
+    host_untouched(systemd_host)
