@@ -12,7 +12,7 @@ export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export MOLECULE_SCENARIOS ?= default
 
-.PHONY: help deps venv collections image wheelhouse model prereqs demo demo-clean test lint sanity units molecule clean
+.PHONY: help deps venv collections image wheelhouse model prereqs demo demo-clean test lint sanity units system molecule clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,10 +57,13 @@ sanity: venv collections ## ansible-test sanity on a copy of the collection
 units: venv collections ## unit tests (module_utils, modules, filters)
 	pytest -q tests/unit
 
+system: prereqs ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
+	pytest -q -p no:cacheprovider tests/system
+
 molecule: prereqs ## Molecule scenarios on real systemd container hosts
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
-test: lint sanity units molecule ## everything CI runs
+test: lint sanity units system molecule ## everything CI runs
 
 clean: demo-clean
 	rm -rf build

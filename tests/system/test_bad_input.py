@@ -44,8 +44,8 @@ def host_untouched(host):
         assert rc != 0, "%s exists after a run that should have failed early" % path
     rc = host.sh("getent passwd vllm")[0]
     assert rc != 0, "the service user was created"
-    out = host.sh("dpkg-query -W -f='${Status}' python3-venv 2>/dev/null")[1]
-    assert "installed" not in out, "packages were installed"
+    status = host.sh("dpkg-query -W -f='${Status}' python3-venv 2>/dev/null")[1]
+    assert not status.endswith(" installed"), "packages were installed"
 
 
 @pytest.mark.parametrize("extra_vars,variable", CASES, ids=[c[1] + ":" + str(list(c[0].values())[0]) for c in CASES])

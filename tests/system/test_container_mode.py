@@ -1,0 +1,100 @@
+"""vllm_service's container mode, for real, on this machine's Docker engine.
+
+The image is tools/vllm-cpu-image.sh's local CPU vLLM build, a stand-in for vllm/vllm-openai(-cpu):
+our machines cannot pull images. Everything else is real: site.yml's CPU play in container mode
+against localhost, the container serving the tiny model, our probe module, idempotence.
+"""
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, ansible_playbook, docker
+
+NAME = "llmops-it-vllm-ct"
+PORT = 18100
+
+
+@pytest.fixture(scope="module")
+def standin_image():
+    res = subprocess.run([str(REPO / "tools/vllm-cpu-image.sh")], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def deployment(standin_image, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ct")
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"cpu_hosts": {"hosts": {"localhost": {
+        "ansible_connection": "local",
+        # the controller's venv has the Docker SDK community.docker needs
+        "ansible_python_interpreter": os.path.join(REPO, ".venv/bin/python"),
+    }}}}}}))
+    extra = {
+        "vllm_service_mode": "container",
+        "vllm_service_name": NAME,
+        "vllm_service_image": standin_image,
+        "vllm_service_image_pull": "never",
+        "vllm_service_state_dir": str(tmp / "state"),
+        "vllm_service_host": "127.0.0.1",
+        "vllm_service_port": PORT,
+        "vllm_service_model_src": os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")),
+        "vllm_service_served_model_name": "tiny",
+        "vllm_service_ipc_host": False,
+        "vllm_service_shm_size": "2g",
+        "vllm_service_cpu_kvcache_space_gib": 1,
+        "vllm_service_extra_args": ["--max-model-len", "512", "--enforce-eager"],
+        "vllm_service_api_key": "ct-test-key-0451",
+        "vllm_service_health_timeout": 600,
+    }
+    runs = [ansible_playbook("site.yml", inventory, extra), ansible_playbook("site.yml", inventory, extra)]
+    try:
+        yield runs
+    finally:
+        docker("rm", "-f", NAME, check=False)
+
+
+def recap(run):
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-5000:]
+    line = [l for l in out.splitlines() if l.startswith("localhost") and "ok=" in l][-1]
+    return dict(kv.split("=") for kv in line.split(":", 1)[1].split())
+
+
+def test_first_run_deploys_and_second_changes_nothing(deployment):
+    first, second = deployment
+    assert int(recap(first)["changed"]) > 0
+    assert recap(second)["changed"] == "0"
+
+
+def test_container_runs_with_the_settings(deployment):
+    info = json.loads(docker("inspect", NAME).stdout)[0]
+    assert info["State"]["Running"]
+    assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert "SYS_NICE" in (info["HostConfig"]["CapAdd"] or [])
+    assert info["HostConfig"]["ShmSize"] == 2 * 1024 ** 3
+    assert info["HostConfig"]["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]
+    assert any(m["Destination"] == "/models" and not m["RW"] for m in info["Mounts"])
+
+
+def test_secret_not_in_ansible_output(deployment):
+    for run in deployment:
+        assert "ct-test-key-0451" not in run.stdout + run.stderr
+
+
+def test_api_key_is_enforced_and_chat_works(deployment):
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+    url = "http://127.0.0.1:%d/v1/chat/completions" % PORT
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=60)
+    assert err.value.code == 401
+    req.add_header("Authorization", "Bearer ct-test-key-0451")
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        reply = json.load(resp)
+    assert reply["usage"]["completion_tokens"] > 0
