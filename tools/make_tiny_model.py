@@ -30,12 +30,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Deterministic BPE training: no rayon thread-pool races (must be set before tokenizers loads).
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import numpy as np  # noqa: E402
-from safetensors import TensorSpec, serialize_file  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers  # noqa: E402
+import numpy as np
+from safetensors import TensorSpec, serialize_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 GENERATOR_VERSION = 1
 
@@ -112,6 +109,8 @@ def build_corpus(seed: int) -> list[str]:
 
 
 def train_tokenizer(seed: int) -> Tokenizer:
+    # Single-threaded training (read when the trainer runs): same merges on every machine.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()

@@ -56,6 +56,25 @@ def generate_prompt(input_len, seed):
     return ' '.join(rng.choice(WORDS) for dummy in range(max(1, int(input_len))))
 
 
+def measure_tokens_per_word(client, model):
+    """Mean prompt tokens per generated word with the server's tokenizer (vLLM's ``POST /tokenize``).
+
+    The prompts draw their words uniformly from ``WORDS``, so tokenizing the
+    word list once gives the expected tokens per word. Small test vocabularies
+    split many of the words, and ``input_len`` words would make a much longer
+    prompt than ``input_len`` tokens. ``None`` when the server cannot tell (no
+    ``/tokenize``: non-vLLM servers).
+    """
+    try:
+        dummy, data = client.request_json('POST', '/tokenize', dict(model=model, prompt=' '.join(WORDS)))
+    except OpenAIError:
+        return None
+    count = data.get('count') if isinstance(data, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return None
+    return count / float(len(WORDS))
+
+
 def build_payload(model, prompt, output_len, ignore_eos=True, include_usage=True):
     payload = dict(model=model, prompt=prompt, max_tokens=output_len, stream=True)
     if include_usage:
@@ -133,12 +152,17 @@ def run_benchmark(client, model=None, num_requests=20, concurrency=4, input_len=
     else:
         raise OpenAIError('%s serves no models' % models_url, kind='model_not_found', url=models_url)
 
+    tokens_per_word = None
     if prompt:
         prompts = [prompt] * num_requests
         estimate = len(prompt.split())
         estimates = [estimate] * num_requests
+        prompt_words = None
     else:
-        prompts = [generate_prompt(input_len, seed + i) for i in range(num_requests)]
+        # Scale the word count so the prompts have about input_len tokens with this server's tokenizer.
+        tokens_per_word = measure_tokens_per_word(client, model)
+        prompt_words = max(1, int(round(input_len / tokens_per_word))) if tokens_per_word else int(input_len)
+        prompts = [generate_prompt(prompt_words, seed + i) for i in range(num_requests)]
         estimates = [int(input_len)] * num_requests
 
     use_ignore_eos = bool(ignore_eos)
@@ -187,6 +211,8 @@ def run_benchmark(client, model=None, num_requests=20, concurrency=4, input_len=
         num_requests=num_requests,
         concurrency=concurrency,
         input_len=input_len if not prompt else None,
+        prompt_words=prompt_words,
+        tokens_per_word=round(tokens_per_word, 3) if tokens_per_word else None,
         output_len=output_len,
         ignore_eos_sent=use_ignore_eos,
         usage_source=usage_source,

@@ -44,8 +44,11 @@ options:
   input_len:
     description:
       - Approximate prompt length in tokens.
-      - The prompt is made of O(input_len) common English words (one token each in usual BPE vocabularies),
+      - The prompt is made of common English words (one token each in usual BPE vocabularies),
         different for every request so prefix caching does not shortcut the prefill.
+      - Before the run the word list is tokenized once by the server (vLLM's C(POST /tokenize)) and the number
+        of words is scaled so that prompts have about O(input_len) tokens with the served model's tokenizer
+        (see RV(tokens_per_word)); servers without C(/tokenize) get O(input_len) words.
       - The token counts used in the results are the ones the server reports.
       - Ignored when O(prompt) is set.
     type: int
@@ -167,6 +170,18 @@ input_len:
   returned: success
   type: int
   sample: 512
+prompt_words:
+  description: Words per generated prompt (V(null) with O(prompt)).
+  returned: success
+  type: int
+  sample: 512
+tokens_per_word:
+  description:
+    - Mean prompt tokens per word, measured with the server's C(/tokenize) before the run; V(null) when the server
+      has no C(/tokenize) (then O(input_len) words are sent) or with O(prompt).
+  returned: success
+  type: float
+  sample: 1.0
 output_len:
   description: Requested output length.
   returned: success
