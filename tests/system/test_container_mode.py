@@ -2,14 +2,16 @@
 
 The image is tools/vllm-cpu-image.sh's local CPU vLLM build, a stand-in for vllm/vllm-openai(-cpu):
 our machines cannot pull images. Everything else is real: site.yml's CPU play in container mode
-against localhost, the container serving the tiny model, our probe module, idempotence.
+against localhost, the container serving the tiny model, idempotence, the API key, crash loops.
 """
 
 import json
 import os
+import re
 import subprocess
+import urllib.error
 import urllib.request
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +19,7 @@ from conftest import REPO, ansible_playbook, docker
 
 NAME = "llmops-it-vllm-ct"
 PORT = 18100
+API_KEY = "ct-test-key-0451"
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +52,12 @@ def deployment(standin_image, tmp_path_factory):
         "vllm_service_shm_size": "2g",
         "vllm_service_cpu_kvcache_space_gib": 1,
         "vllm_service_extra_args": ["--max-model-len", "512", "--enforce-eager"],
-        "vllm_service_api_key": "ct-test-key-0451",
+        "vllm_service_api_key": API_KEY,
         "vllm_service_health_timeout": 600,
     }
     runs = [ansible_playbook("site.yml", inventory, extra), ansible_playbook("site.yml", inventory, extra)]
     try:
-        yield runs
+        yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra)
     finally:
         docker("rm", "-f", NAME, check=False)
 
@@ -67,7 +70,7 @@ def recap(run):
 
 
 def test_first_run_deploys_and_second_changes_nothing(deployment):
-    first, second = deployment
+    first, second = deployment.runs
     assert int(recap(first)["changed"]) > 0
     assert recap(second)["changed"] == "0"
 
@@ -83,8 +86,8 @@ def test_container_runs_with_the_settings(deployment):
 
 
 def test_secret_not_in_ansible_output(deployment):
-    for run in deployment:
-        assert "ct-test-key-0451" not in run.stdout + run.stderr
+    for run in deployment.runs:
+        assert API_KEY not in run.stdout + run.stderr
 
 
 def test_api_key_is_enforced_and_chat_works(deployment):
@@ -94,7 +97,19 @@ def test_api_key_is_enforced_and_chat_works(deployment):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=60)
     assert err.value.code == 401
-    req.add_header("Authorization", "Bearer ct-test-key-0451")
+    req.add_header("Authorization", "Bearer " + API_KEY)
     with urllib.request.urlopen(req, timeout=120) as resp:
         reply = json.load(resp)
     assert reply["usage"]["completion_tokens"] > 0
+
+
+def test_crash_loop_fails_fast_with_the_log(deployment):
+    """A server that cannot start (bad argument) is reported as a crash loop with its log, long
+    before the health timeout (600 s here). Runs last: it leaves the container broken."""
+    extra = dict(deployment.extra, vllm_service_extra_args=["--max-model-len", "not-a-number"])
+    res = ansible_playbook("site.yml", deployment.inventory, extra)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert re.search(r"crash loop|service is (exited|dead)", out), out[-3000:]
+    assert "max-model-len" in out  # vLLM's own complaint, from the container log
+    assert API_KEY not in out
