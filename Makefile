@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
 export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
-export MOLECULE_SCENARIOS ?= default cpu_source
+export MOLECULE_SCENARIOS ?= default cpu_source gpu_driver gpu_toolkit gpu_vllm
 
 .PHONY: help deps venv collections image vllm-image wheelhouse model prereqs demo demo-clean test lint sanity units system molecule clean
 

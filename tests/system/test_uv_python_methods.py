@@ -49,8 +49,7 @@ def run_binary_method(host, tmp_path, tarball, sha256):
 
 
 def test_wrong_checksum_installs_nothing(systemd_host, tmp_path, release_tarball):
-    tarball, _ = release_tarball
-    res = run_binary_method(systemd_host, tmp_path, tarball, "0" * 64)
+    res = run_binary_method(systemd_host, tmp_path, release_tarball[0], "0" * 64)
     assert res.returncode != 0
     assert "checksum" in (res.stdout + res.stderr).lower()
     assert systemd_host.sh("test -e /usr/local/bin/uv")[0] != 0
