@@ -7,6 +7,7 @@
    (systemd Restart=on-failure); the recovery time is printed for benchmarks/RESULTS.md.
 """
 
+import http.client
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ HF_TOKEN = "hf_moleculeTOKEN5b2d8e"
 
 
 def get(path, key=None, timeout=10):
+    """HTTP status of a GET, or None when no HTTP answer came (refused, reset, timed out)."""
     req = urllib.request.Request(PUBLISHED + path)
     if key:
         req.add_header("Authorization", "Bearer " + key)
@@ -36,6 +38,8 @@ def get(path, key=None, timeout=10):
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def test_secrets_stay_out_of_verbose_output(host, tmp_path):
@@ -74,10 +78,7 @@ def test_sigkill_recovers_without_intervention(host):
     deadline = start + 600
     status = None
     while time.monotonic() < deadline:
-        try:
-            status = get("/health", timeout=5)
-        except OSError:
-            status = None
+        status = get("/health", timeout=5)
         if status == 200:
             break
         time.sleep(1)
