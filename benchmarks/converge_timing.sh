@@ -9,14 +9,10 @@ export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 : "${LLMOPS_WHEELHOUSE:=$HOME/.cache/llmops-vllm/wheelhouse-cpu-cp311}" "${LLMOPS_MODEL_DIR:=$PWD/build/models/tiny-qwen2}"
 export LLMOPS_WHEELHOUSE LLMOPS_MODEL_DIR
 name=llmops-bench-cpu
-image=$(tools/test-host-image.sh | tail -1)
 inv=$(mktemp -d)
 trap 'docker rm -f "$name" >/dev/null 2>&1; rm -rf "$inv"' EXIT
 
-docker rm -f "$name" >/dev/null 2>&1 || true
-docker run -d --name "$name" --cap-add SYS_ADMIN --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-  --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 --shm-size 2g \
-  -v "$LLMOPS_WHEELHOUSE:/opt/wheelhouse:ro" "$image" /sbin/init >/dev/null
+tools/run-test-host.sh "$name" -v "$LLMOPS_WHEELHOUSE:/opt/wheelhouse:ro"
 mkdir -p "$inv/group_vars"
 cp inventories/demo/group_vars/*.yml "$inv/group_vars/"
 printf 'all:\n  children:\n    cpu_hosts:\n      hosts:\n        %s:\n          ansible_connection: community.docker.docker\n' "$name" >"$inv/hosts.yml"

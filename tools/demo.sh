@@ -11,17 +11,11 @@ if [ "${1:-}" = clean ]; then
   exit 0
 fi
 
-image=$(tools/test-host-image.sh | tail -1)
 if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
-  docker rm -f "$name" >/dev/null 2>&1 || true
-  echo "starting the demo host $name ($image) ..."
-  # systemd as PID 1 without --privileged (our VMs withhold CAP_SYS_RESOURCE); a large /dev/shm
-  # for vLLM; the wheelhouse read-only; the API published on loopback only.
-  docker run -d --name "$name" --hostname vllm-demo \
-    --cap-add SYS_ADMIN --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 --shm-size 2g \
-    -v "$LLMOPS_WHEELHOUSE:/opt/wheelhouse:ro" \
-    -p "127.0.0.1:$port:8000" "$image" /sbin/init >/dev/null
+  echo "starting the demo host $name ..."
+  # The wheelhouse read-only; the API published on loopback only.
+  tools/run-test-host.sh "$name" --hostname vllm-demo \
+    -v "$LLMOPS_WHEELHOUSE:/opt/wheelhouse:ro" -p "127.0.0.1:$port:8000"
 fi
 
 extra=()
