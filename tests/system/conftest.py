@@ -9,12 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("TEST_HOST_IMAGE_REF", "llmops-vllm/testhost:bookworm")
-# systemd as PID 1 without --privileged (our VMs withhold CAP_SYS_RESOURCE).
-SYSTEMD_RUN_ARGS = [
-    "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3", "--shm-size", "2g",
-]
 
 
 def docker(*args, check=True):
@@ -44,10 +38,10 @@ class TestHost:
 
 @pytest.fixture(scope="module")
 def systemd_host():
-    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
-        pytest.fail("test-host image %s is missing: run `make image` first" % IMAGE)
     name = "llmops-it-%s" % uuid.uuid4().hex[:8]
-    docker("run", "-d", "--name", name, *SYSTEMD_RUN_ARGS, IMAGE, "/sbin/init")
+    # The same systemd container settings as the demo host (and the image, built when missing).
+    started = subprocess.run([str(REPO / "tools/run-test-host.sh"), name], capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr[-3000:]
     try:
         host = TestHost(name)
         host.sh("systemctl is-system-running --wait")
