@@ -61,8 +61,12 @@ def test_secrets_stay_out_of_verbose_output(host, tmp_path):
     content = host.run("cat /etc/vllm/vllm.env").stdout
     assert 'VLLM_API_KEY="%s"' % API_KEY in content
     assert 'HF_TOKEN="%s"' % HF_TOKEN in content
-    # nowhere else in /etc (unit file, other configs)
-    assert host.run("grep -rl %s /etc --exclude=vllm.env" % API_KEY).stdout.strip() == ""
+    # nowhere else in /etc (unit file, other configs) but the 0600 root-only last good copy (rollback)
+    found = sorted(host.run("grep -rl %s /etc" % API_KEY).stdout.split())
+    assert found == ["/etc/vllm/last-good/vllm.env", "/etc/vllm/vllm.env"]
+    good = host.file("/etc/vllm/last-good/vllm.env")
+    assert good.mode == 0o600 and good.user == "root"
+    assert host.file("/etc/vllm/last-good").mode == 0o700
 
     assert get("/v1/models") == 401
     assert get("/v1/models", key=API_KEY) == 200
