@@ -16,7 +16,7 @@ version_added: 0.2.0
 author: llmops.vllm maintainers (@llmops)
 description:
   - Takes the role variable C(vllm_service_instances) and the role-level settings, and returns one
-    complete dictionary per instance: keys an instance leaves out come from the role-level settings.
+    complete dictionary per instance, where keys an instance leaves out come from the role-level settings.
   - An empty list means one instance made of the role-level settings alone.
   - In a list, each instance needs C(name) and C(port); its state directory defaults to a sibling of
     the role-level one (C(/var/lib/<name>)) and its container name to its name.

@@ -2,7 +2,8 @@
 
 The image is tools/vllm-cpu-image.sh's local CPU vLLM build, a stand-in for vllm/vllm-openai(-cpu):
 our machines cannot pull images. Everything else is real: site.yml's CPU play in container mode
-against localhost, the container serving the tiny model, idempotence, the API key, crash loops.
+against localhost, the container serving the tiny model, idempotence, the API key, and changes that
+do not come up (bad arguments, a broken image tag) rolled back to the last good container.
 """
 
 import json
@@ -44,6 +45,7 @@ def deployment(standin_image, tmp_path_factory):
         "vllm_service_image": standin_image,
         "vllm_service_image_pull": "never",
         "vllm_service_state_dir": str(tmp / "state"),
+        "vllm_service_rollback_dir": str(tmp / "last-good"),
         "vllm_service_host": "127.0.0.1",
         "vllm_service_port": PORT,
         "vllm_service_model_src": os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")),
@@ -103,13 +105,57 @@ def test_api_key_is_enforced_and_chat_works(deployment):
     assert reply["usage"]["completion_tokens"] > 0
 
 
-def test_crash_loop_fails_fast_with_the_log(deployment):
+def chat_with_key():
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/v1/chat/completions" % PORT, data=body,
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + API_KEY})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.load(resp)
+
+
+def test_last_good_settings_are_private(deployment):
+    good = deployment.inventory.parent / "last-good" / (NAME + ".container.json")
+    assert oct(good.stat().st_mode & 0o777) == "0o600"
+    assert oct(good.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_bad_arguments_fail_fast_and_roll_back(deployment):
     """A server that cannot start (bad argument) is reported as a crash loop with its log, long
-    before the health timeout (600 s here). Runs last: it leaves the container broken."""
+    before the health timeout (600 s here), and the last good container serves again."""
     extra = dict(deployment.extra, vllm_service_extra_args=["--max-model-len", "not-a-number"])
     res = ansible_playbook("site.yml", deployment.inventory, extra)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert re.search(r"crash loop|service is (exited|dead)", out), out[-3000:]
     assert "max-model-len" in out  # vLLM's own complaint, from the container log
+    assert "Rolled back to the last good container" in out, out[-3000:]
     assert API_KEY not in out
+    assert chat_with_key()["usage"]["completion_tokens"] > 0
+
+
+@pytest.fixture
+def broken_image(standin_image):
+    """The stand-in image with an entrypoint that exits at once: a deliberately broken image tag."""
+    tag = "llmops-vllm/vllm-openai-cpu-standin:broken-fixture"
+    docker("rm", "-f", "llmops-broken-fixture", check=False)
+    docker("create", "--name", "llmops-broken-fixture", standin_image)
+    try:
+        docker("commit", "-c", 'ENTRYPOINT ["/bin/sh", "-c", "echo llmops test fixture: deliberately broken image >&2; exit 3"]',
+               "llmops-broken-fixture", tag)
+    finally:
+        docker("rm", "-f", "llmops-broken-fixture", check=False)
+    yield tag
+    docker("rmi", tag, check=False)
+
+
+def test_upgrade_to_a_broken_image_rolls_back(deployment, standin_image, broken_image):
+    extra = dict(deployment.extra, vllm_service_image=broken_image)
+    res = ansible_playbook("site.yml", deployment.inventory, extra)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "deliberately broken image" in out, out[-3000:]
+    assert "Rolled back to the last good container (image %s)" % standin_image in out, out[-3000:]
+    assert API_KEY not in out
+    info = json.loads(docker("inspect", NAME).stdout)[0]
+    assert info["Config"]["Image"] == standin_image and info["State"]["Running"]
+    assert chat_with_key()["usage"]["completion_tokens"] > 0
