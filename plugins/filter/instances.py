@@ -65,26 +65,32 @@ def _fail(where, msg):
 
 
 def _check(instance, where):
+    """where: '' for the single role-level instance (errors name vllm_service_<key>), else '[i] (name)'."""
+    def bad(key, msg):
+        if where:
+            _fail(where, "%s %s" % (key, msg))
+        raise AnsibleFilterError("vllm_service_%s %s" % (key, msg))
+
     name = instance["name"]
     if not isinstance(name, str) or not NAME_RE.match(name):
-        _fail(where, "name must be a valid unit name ([A-Za-z0-9_.@-]+), got %r" % (name,))
+        bad("name", "must be a valid unit name ([A-Za-z0-9_.@-]+), got %r" % (name,))
     try:
         port = int(instance["port"])
     except (TypeError, ValueError):
-        _fail(where, "port must be a number, got %r" % (instance["port"],))
+        bad("port", "must be a number, got %r" % (instance["port"],))
     if not 1 <= port <= 65535:
-        _fail(where, "port must be 1-65535, got %s" % port)
+        bad("port", "must be 1-65535, got %s" % port)
     instance["port"] = port
     for key in ("extra_args", "cuda_visible_devices"):
         if not isinstance(instance[key], (list, tuple)):
-            _fail(where, "%s must be a list, got %r" % (key, instance[key]))
+            bad(key, "must be a list, got %r" % (instance[key],))
     if not isinstance(instance["environment"], dict):
-        _fail(where, "environment must be a dictionary")
+        bad("environment", "must be a dictionary")
     cpus = str(instance["cpus"] or "")
     if cpus and not CPUS_RE.match(cpus):
-        _fail(where, "cpus must be CPU ids and ranges like '0-3' or '0,2,4', got %r" % cpus)
+        bad("cpus", "must be CPU ids and ranges like '0-3' or '0,2,4', got %r" % cpus)
     if not str(instance["model"] or "").strip() and not instance["model_src"]:
-        _fail(where, "model (or model_src) must name a model")
+        bad("model", "(or model_src) must name a model")
     return instance
 
 

@@ -33,6 +33,12 @@ CASES = [
     ({"uv_python_preference": "sometimes"}, "uv_python_preference"),
     ({"uv_python_extra_index_urls": {"a": 1}}, "uv_python_extra_index_urls"),
     ({"vllm_cpu_build_method": "magic"}, "vllm_cpu_build_method"),
+    ({"vllm_service_instances": [{"name": "a", "port": 8000}, {"name": "b", "port": 8000}]}, "vllm_service_instances"),
+    ({"vllm_service_instances": [{"name": "a", "port": 8000, "gpus": [0]}]}, "vllm_service_instances"),
+    ({"vllm_service_instances": [{"name": "a", "port": 8000, "cpus": "all"}]}, "vllm_service_instances"),
+    ({"vllm_service_cpus": 3.5}, "vllm_service_cpus"),
+    ({"vllm_service_rollback_dir": "relative/dir"}, "vllm_service_rollback_dir"),
+    ({"vllm_service_mode": "container", "vllm_service_model_predownload": True}, "vllm_service_model_predownload"),
 ]
 
 
@@ -48,7 +54,7 @@ def host_untouched(host):
     assert not status.endswith(" installed"), "packages were installed"
 
 
-@pytest.mark.parametrize("extra_vars,variable", CASES, ids=[c[1] + ":" + str(list(c[0].values())[0]) for c in CASES])
+@pytest.mark.parametrize("extra_vars,variable", CASES, ids=[c[1] + ":" + str(list(c[0].values())[-1])[:40] for c in CASES])
 def test_bad_input_fails_early_naming_the_variable(systemd_host, tmp_path, extra_vars, variable):
     inventory = systemd_host.inventory(tmp_path)
     res = ansible_playbook("site.yml", inventory, extra_vars)

@@ -61,5 +61,10 @@ def test_bad_entries_are_named(instances, message):
         vllm_service_instances(instances, DEFAULTS)
 
 
+def test_single_instance_errors_name_the_role_variable():
+    with pytest.raises(AnsibleFilterError, match=r"^vllm_service_cpus must be CPU ids"):
+        vllm_service_instances([], dict(DEFAULTS, cpus="3.5"))
+
+
 def test_vllm_style_cpu_groups_are_accepted():
     assert vllm_service_instances([{"name": "a", "port": 1, "cpus": "0-15|16-31"}], DEFAULTS)[0]["cpus"] == "0-15|16-31"
