@@ -11,7 +11,7 @@ export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
 export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
-export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm
+export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm gpu_site
 
 .PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units system molecule clean
 

@@ -1,0 +1,104 @@
+"""Verify what playbooks/gpu.yml promises, on the gpu_site host after site.yml (see ../molecule.yml).
+
+Real: apt, dpkg, the deb822 source and its signature check, apt pinning, systemd, uv, the venv,
+`uv pip install`, the unit with its environment and hardening, the HTTP requests.
+STAND-INS (a physical GPU and NVIDIA's servers cannot exist here): the GPU is a fake sysfs entry; the
+driver packages come from a local repository signed with a throwaway key; `modprobe nvidia` "loads"
+them by writing a fake /proc/driver/nvidia/version; nvidia-smi replays the real H100 capture derived
+to driver 580.95.05; and vLLM is the stand-in wheel of molecule/gpu_vllm, whose `vllm serve` answers
+the OpenAI API with a fixed text. So the chat test proves the whole chain up to a served OpenAI
+request (unit, argv, environment, port, health, model name), not inference on a GPU.
+"""
+
+import json
+import os
+import re
+
+import testinfra.utils.ansible_runner
+
+testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
+    os.environ["MOLECULE_INVENTORY_FILE"]
+).get_hosts("gpu_hosts")
+
+UNIT = "vllm.service"
+ENV_FILE = "/etc/vllm/vllm.env"
+MODEL = "/var/lib/vllm/models/tiny-qwen2"
+FAKE_PROC = "/opt/fake-proc/driver/nvidia/version"
+MODELS = 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:8000/v1/models", timeout=10).read().decode())'
+CHAT = """
+import json, sys, urllib.request
+req = urllib.request.Request("http://127.0.0.1:8000/v1/chat/completions", method="POST",
+    headers={"Content-Type": "application/json"},
+    data=json.dumps({"model": sys.argv[1], "max_tokens": 32,
+                     "messages": [{"role": "user", "content": "Hello!"}]}).encode())
+print(urllib.request.urlopen(req, timeout=10).read().decode())
+"""
+
+
+def exec_argv(host):
+    """argv of the unit's ExecStart, as systemd parsed it."""
+    shown = host.check_output("systemctl show %s -p ExecStart --value" % UNIT)
+    return re.search(r"argv\[\]=(.*?) ;", shown).group(1).split()
+
+
+def test_driver_from_the_pinned_signed_repository(host):
+    sources = host.file("/etc/apt/sources.list.d/nvidia-cuda.sources").content_string
+    assert "URIs: file:///srv/standin-apt/cuda/debian12/x86_64/" in sources
+    assert "Signed-By: /etc/apt/keyrings/nvidia-cuda.asc" in sources
+    out = host.run("apt-get update 2>&1")
+    assert out.rc == 0 and "NO_PUBKEY" not in out.stdout, out.stdout
+    assert host.package("nvidia-driver-pinning-580").is_installed
+    assert host.package("nvidia-open").version == "580.95.05-1"  # the repository also has 590.48.01-1
+
+
+def test_driver_loaded_without_a_reboot_and_detected(host):
+    # nvidia_driver_reboot: auto (the example) reboots only when `modprobe nvidia` cannot load it
+    assert "Open Kernel Module for x86_64  580.95.05 " in host.file(FAKE_PROC).content_string
+    smi = host.check_output("/opt/standin-nvidia-smi/h100/nvidia-smi --query-gpu=name,driver_version,compute_cap "
+                            "--format=csv,noheader,nounits")
+    assert smi == "NVIDIA H100 80GB HBM3, 580.95.05, 9.0"
+    assert host.file("/etc/modprobe.d/blacklist-nouveau.conf").contains("blacklist nouveau")
+    persistenced = host.service("nvidia-persistenced")
+    assert persistenced.is_enabled and persistenced.is_running
+
+
+def test_vllm_gpu_build_in_the_uv_venv(host):
+    entrypoint = exec_argv(host)[0]
+    venv = os.path.dirname(os.path.dirname(entrypoint))
+    assert entrypoint == venv + "/bin/vllm"
+    assert host.file(venv + "/pyvenv.cfg").contains("uv")
+    assert host.check_output("%s --version" % entrypoint) == "0.33.0"
+    installer = host.file("%s/lib/python3.11/site-packages/vllm-0.33.0.dist-info/INSTALLER" % venv)
+    assert installer.content_string.strip() == "uv"
+
+
+def test_unit_runs_vllm_serve_with_the_fleet_settings(host):
+    argv = exec_argv(host)
+    assert argv[1:] == ["serve", "--model", MODEL, "--host", "0.0.0.0", "--port", "8000",
+                        "--max-model-len", "8192", "--gpu-memory-utilization", "0.90"]
+    svc = host.service("vllm")
+    assert svc.is_enabled and svc.is_running
+    unit = host.file("/etc/systemd/system/" + UNIT).content_string
+    assert "User=vllm" in unit and "NoNewPrivileges=yes" in unit
+
+
+def test_cuda_settings_reach_the_server(host):
+    env_file = host.file(ENV_FILE)
+    assert env_file.user == "vllm" and env_file.mode == 0o600
+    env = dict(line.split("=", 1) for line in env_file.content_string.splitlines() if "=" in line and not line.startswith("#"))
+    env = {key: value.strip('"') for key, value in env.items()}  # systemd unquotes EnvironmentFile values
+    assert env["CUDA_VISIBLE_DEVICES"] == "0"
+    assert env["HF_HUB_OFFLINE"] == "1"                      # a staged model needs no hub
+    assert not any(key.startswith("VLLM_CPU_") for key in env)  # the CPU backend's settings are not for GPUs
+    assert "LD_PRELOAD" not in env
+    pid = host.check_output("systemctl show %s -p MainPID --value" % UNIT)
+    environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ" % pid).splitlines()
+    assert "CUDA_VISIBLE_DEVICES=0" in environ
+
+
+def test_chat_answers_through_the_unit(host):
+    models = json.loads(host.check_output("python3 -c %s", MODELS))
+    assert [m["id"] for m in models["data"]] == [MODEL]
+    reply = json.loads(host.check_output("python3 -c %s %s", CHAT, MODEL))
+    text = reply["choices"][0]["message"]["content"]
+    assert text.startswith("STAND-IN vllm 0.33.0 (CUDA_VISIBLE_DEVICES=0)"), text  # stand-in: fixed text
