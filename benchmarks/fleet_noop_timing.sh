@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 : "${LLMOPS_MODEL_DIR:=$PWD/build/models/tiny-qwen2}"
 export LLMOPS_MODEL_DIR
-inv=${MOLECULE_INVENTORY_FILE:-$HOME/.cache/molecule/$(basename "$PWD")/fleet/inventory/ansible_inventory.yml}
+# Molecule keeps the scenario's inventory in its ephemeral directory (the newest fleet one).
+inv=${MOLECULE_INVENTORY_FILE:-$(ls -td "$HOME"/.ansible/tmp/molecule.*.fleet 2>/dev/null | head -1)/inventory/ansible_inventory.yml}
 [ -f "$inv" ] || { echo "no fleet inventory at $inv: run 'molecule converge -s fleet' first" >&2; exit 1; }
 runs=${RUNS:-3}
 log=$(mktemp)

@@ -1,6 +1,7 @@
 """Fleet operations on three live systemd hosts (runs in file order; later tests change the fleet).
 
-1. Every instance of every host answers (fleet-1 runs two, pinned to one core each).
+1. Every instance of every host answers (fleet-1 runs two, pinned to one core each; the second
+   serves a Hub model pre-downloaded from the stand-in Hub of prepare.yml, then runs offline).
 2. Removing an instance from fleet-1's list stops and removes it; listing it again brings it back.
 3. A rolling change (vllm_rolling_serial=1) that breaks the model on fleet-2 and fleet-3: fleet-1
    passes, fleet-2 fails its health wait and rolls back to its last good configuration (answering
@@ -58,10 +59,11 @@ def refused(port):
 
 
 def playbook(*args, timeout=1800):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    # (Molecule exports ANSIBLE_FORCE_COLOR=true, which beats NOCOLOR)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     res = subprocess.run(["ansible-playbook", "-i", INVENTORY, *args], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=timeout, check=False)
-    return res.returncode, res.stdout + res.stderr
+    return res.returncode, re.sub(r"\x1b\[[0-9;]*m", "", res.stdout + res.stderr)
 
 
 def exec_start(h, unit="vllm"):
@@ -83,6 +85,32 @@ def test_two_instances_on_their_own_cores():
         assert h.check_output("taskset -cp %s" % pid).endswith(": %s" % core)
     # each instance has its own state dir (caches, scratch)
     assert h.file("/var/lib/vllm-b/cache").is_directory
+
+
+def test_hub_model_was_predownloaded_and_is_served_offline():
+    h = host("fleet-1")
+    snapshot = "/var/lib/vllm-b/hf/hub/models--llmops--tiny-qwen2/snapshots/*/"
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert h.run("test -s %s%s" % (snapshot, name)).rc == 0, name
+    assert h.check_output("stat -c %%U %s" % snapshot) == "vllm"
+    env = h.check_output("cat /etc/vllm/vllm-b.env")
+    assert 'HF_HUB_OFFLINE="1"' in env and 'HF_ENDPOINT="http://127.0.0.1:18080"' in env
+    assert "--model llmops/tiny-qwen2 " in exec_start(h, "vllm-b")
+    # the server needed no Hub after the download: stop the stand-in Hub and restart the server
+    h.run("systemctl stop standin-hub")
+    try:
+        h.run("systemctl restart vllm-b")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                chat(18111, "tiny-b", timeout=30)
+                break
+            except (OSError, AssertionError, ValueError):
+                time.sleep(3)
+        chat(18111, "tiny-b")
+    finally:  # a stopped transient unit is gone: start it again as prepare.yml does
+        h.run("systemd-run --unit standin-hub -- python3 /opt/standin-hub/standin_hub.py"
+              " --repo llmops/tiny-qwen2=/opt/standin-hub/tiny-qwen2 --port 18080")
 
 
 def test_removing_an_instance_stops_and_removes_it(tmp_path):
