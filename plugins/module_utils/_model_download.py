@@ -275,8 +275,8 @@ def _import_huggingface_hub(python):
     except ImportError as exc:
         raise DownloadError(
             'source=huggingface needs the huggingface_hub package in the Python that runs this module (%s): '
-            'run the module with the vLLM venv\'s interpreter (ansible_python_interpreter), which has it '
-            '(%s)' % (python, exc))
+            'on a host run the module with the vLLM venv\'s interpreter (ansible_python_interpreter), which has '
+            'it; on the controller install it there (pip install huggingface_hub) (%s)' % (python, exc))
     return dict(version=getattr(huggingface_hub, '__version__', 'unknown'), HfApi=HfApi,
                 snapshot_download=snapshot_download, RepoFile=RepoFile, filter_repo_objects=filter_repo_objects)
 

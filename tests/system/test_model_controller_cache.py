@@ -1,0 +1,200 @@
+"""A fleet fetches a Hub model once: vllm_service_model_predownload_on=controller on real systemd hosts.
+
+Hugging Face cannot be reached from CI machines, so the hub is a STAND-IN (tests/fixtures/standin_hub.py,
+the HTTP endpoints huggingface_hub uses) serving the tiny test model on the controller's loopback, where
+the hosts could not reach it even if they tried. Everything else is real: llmops.vllm.model_download on
+the controller for two hosts at once (huggingface_hub from the dev venv), the copy into each host's
+cache, idempotence, check mode, huggingface_hub's offline look-up on a host, and finally site.yml with
+real vLLM serving the copied snapshot offline (its chat probe is part of the play).
+"""
+
+import collections
+import glob
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+import conftest
+from conftest import REPO, ansible_playbook, docker
+
+sys.path.insert(0, str(REPO / "tests/fixtures"))
+from standin_hub import StandinHub  # noqa: E402  pylint: disable=wrong-import-position
+
+MODEL = "llmops-test/fleet-cache"
+TOKEN = "hf_standin_token_controller_0451"
+MODEL_DIR = Path(os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")))
+WHEELHOUSE = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
+PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
+REPO_DIR = "/var/lib/vllm/hf/hub/models--llmops-test--fleet-cache"
+
+
+@pytest.fixture(scope="module")
+def hub():
+    assert (MODEL_DIR / "config.json").is_file(), "no tiny model in %s (make model)" % MODEL_DIR
+    # A modest rate, so the progress loop has something to report.
+    with StandinHub({MODEL: str(MODEL_DIR)}, token=TOKEN, rate=4 * 1024 * 1024) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    names = ["llmops-it-cc%d-%s" % (i, uuid.uuid4().hex[:6]) for i in (1, 2)]
+    try:
+        for name in names:
+            started = subprocess.run([str(REPO / "tools/run-test-host.sh"), name, "-v", "%s:/opt/wheelhouse:ro" % WHEELHOUSE],
+                                     capture_output=True, text=True, check=False)
+            assert started.returncode == 0, started.stderr[-3000:]
+        test_hosts = [conftest.TestHost(name) for name in names]
+        for test_host in test_hosts:
+            test_host.sh("systemctl is-system-running --wait")
+        yield test_hosts
+    finally:
+        for name in names:
+            docker("rm", "-f", name, check=False)
+
+
+def inventory(tmp_path, hosts, group_vars=None):
+    host_entries = {h.name: {"ansible_connection": "community.docker.docker", "ansible_host": h.name,
+                             "ansible_python_interpreter": "/usr/bin/python3"} for h in hosts}
+    path = tmp_path / "hosts.json"
+    path.write_text(json.dumps({"all": {"children": {"cpu_hosts": {"hosts": host_entries, "vars": group_vars or {}}}}}))
+    return path
+
+
+def settings(hub, cache):
+    return {
+        "vllm_service_model": MODEL,
+        "vllm_service_model_predownload": True,
+        "vllm_service_model_predownload_on": "controller",
+        "vllm_service_controller_model_cache": str(cache),
+        "vllm_service_hf_endpoint": hub.url,
+        "vllm_service_hf_token": TOKEN,
+        "vllm_service_predownload_poll_interval": 1,
+    }
+
+
+def fetches(hub):
+    """File bodies the hub sent, per file: GET of a small file's resolve URL or of an LFS file's CDN URL."""
+    sent = collections.Counter()
+    for req in list(hub.requests):
+        if req["method"] == "GET" and ("/resolve/" in req["path"] or req["path"].startswith("/cdn/")):
+            sent[req["path"].rsplit("/", 1)[-1]] += 1
+    return sent
+
+
+def recaps(res):
+    out = res.stdout + res.stderr
+    found = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", out, re.M)
+    return {name: dict(changed=int(c), unreachable=int(u), failed=int(f)) for name, c, u, f in found}
+
+
+def flat(res):
+    """Output with the YAML callback's line wrapping undone."""
+    return " ".join(res.stdout.split())
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("controller-cache") / "hf"
+
+
+def test_check_mode_on_fresh_hosts_changes_nothing(hub, hosts, cache, tmp_path):
+    res = ansible_playbook(PLAYBOOK, inventory(tmp_path, hosts), settings(hub, cache), ["--check"])
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert "file(s) would be downloaded into %s" % cache in flat(res), res.stdout[-6000:]
+    assert not cache.exists() or not list(cache.rglob("*.safetensors"))
+    assert fetches(hub) == {}
+    for h in hosts:
+        assert h.sh("test -e /var/lib/vllm")[0] != 0
+
+
+def test_two_hosts_get_the_model_while_each_file_is_fetched_once(hub, hosts, cache, tmp_path):
+    res = ansible_playbook(PLAYBOOK, inventory(tmp_path, hosts), settings(hub, cache))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    assert TOKEN not in out
+    assert "(Hugging Face, on the controller)" in out
+    assert re.search(r"done \d/\d files, [\d.]+ [KM]B of [\d.]+ [KM]B \(100\.0%\)", flat(res)), out[-4000:]
+    for h in hosts:
+        assert recaps(res)[h.name]["changed"] >= 1
+
+    # Every file of the model came over the wire once, for both hosts together.
+    files = sorted(p.name for p in MODEL_DIR.iterdir() if p.is_file())
+    sent = fetches(hub)
+    assert sum(sent.values()) == len(files), sent
+    assert all(count == 1 for count in sent.values()), sent
+
+    commit = hub.commit(MODEL)
+    for h in hosts:
+        rc, ref = h.sh("cat %s/refs/main" % REPO_DIR)
+        assert rc == 0 and ref == commit, ref
+        for name in files:
+            rc, digest = h.sh("sha256sum %s/snapshots/%s/%s" % (REPO_DIR, commit, name))
+            assert rc == 0 and digest.split()[0] == sha256((MODEL_DIR / name).read_bytes()), (h.name, name, digest)
+        rc, owners = h.sh("stat -c '%%U %%a' %s %s/snapshots/%s/config.json" % (REPO_DIR, REPO_DIR, commit))
+        assert rc == 0 and owners.split() == ["vllm", "750", "vllm", "640"], owners
+
+
+def test_second_run_and_check_mode_change_nothing(hub, hosts, cache, tmp_path):
+    before = fetches(hub)
+    again = ansible_playbook(PLAYBOOK, inventory(tmp_path, hosts), settings(hub, cache))
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert all(r["changed"] == 0 for r in recaps(again).values()), again.stdout[-4000:]
+    check = ansible_playbook(PLAYBOOK, inventory(tmp_path, hosts), settings(hub, cache), ["--check", "--diff"])
+    assert check.returncode == 0, check.stdout[-4000:]
+    assert all(r["changed"] == 0 for r in recaps(check).values()), check.stdout[-4000:]
+    assert fetches(hub) == before
+
+
+def test_the_hosts_cache_answers_huggingface_hubs_offline_lookup(hosts, tmp_path):
+    h = hosts[0]
+    uv_wheels = glob.glob(os.path.join(WHEELHOUSE, "uv-*.whl"))
+    assert uv_wheels, "no uv wheel in %s (make wheelhouse)" % WHEELHOUSE
+    uv = tmp_path / "uv"
+    with zipfile.ZipFile(uv_wheels[0]) as whl:
+        uv.write_bytes(whl.read([n for n in whl.namelist() if re.search(r"\.data/scripts/uv$", n)][0]))
+    docker("cp", str(uv), "%s:/usr/local/bin/uv" % h.name)
+    rc, out = h.sh("chmod 0755 /usr/local/bin/uv && uv venv -q --python /usr/bin/python3 /opt/hf && uv pip install -q "
+                   "--python /opt/hf/bin/python --no-index --find-links /opt/wheelhouse huggingface_hub")
+    assert rc == 0, out
+    rc, out = h.sh("cd /tmp && runuser -u vllm -- env HF_HOME=/var/lib/vllm/hf HF_HUB_OFFLINE=1 "
+                   "HF_ENDPOINT=http://127.0.0.1:9 /opt/hf/bin/python -c "
+                   "'from huggingface_hub import snapshot_download; print(snapshot_download(\"%s\"))'" % MODEL)
+    assert rc == 0 and out.strip().splitlines()[-1].startswith(REPO_DIR + "/snapshots/"), out
+
+
+def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, hosts, cache, tmp_path):
+    """The real chain on one host: uv, vLLM's CPU wheel (air-gapped), the copy, vLLM serving it, the chat probe."""
+    group_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/cpu_hosts.yml").read_text())
+    group_vars.update(settings(hub, cache))
+    group_vars.update({"vllm_service_model_src": "", "vllm_service_name": "served", "vllm_service_served_model_name": "tiny"})
+    before = fetches(hub)
+    res = ansible_playbook("site.yml", inventory(tmp_path, hosts[1:], group_vars))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    assert TOKEN not in out
+    assert fetches(hub) == before  # the controller's cache served this deployment
+    h = hosts[1]
+    rc, env = h.sh("cat /etc/vllm/served.env")
+    assert rc == 0 and 'HF_HUB_OFFLINE="1"' in env, env
+    rc, unit = h.sh("systemctl show -p ExecStart --value served")
+    assert "--model %s " % MODEL in unit, unit
+    # The play's own chat probe (post_tasks) has answered; ask once more, from the host.
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    rc, reply = h.sh("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request("
+                     "\"http://127.0.0.1:8000/v1/chat/completions\", data=sys.argv[1].encode(), headers={"
+                     "\"Content-Type\": \"application/json\"}), timeout=120).read().decode())' '%s'" % body)
+    assert rc == 0 and json.loads(reply)["usage"]["completion_tokens"] > 0, reply
