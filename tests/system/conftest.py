@@ -3,12 +3,18 @@
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+MODEL_DIR = Path(os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")))
+
+# The stand-in Hugging Face Hub (tests/fixtures/standin_hub.py), for the tests that fetch models.
+sys.path.insert(0, str(REPO / "tests/fixtures"))
+from standin_hub import StandinHub, make_tls_files  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def docker(*args, check=True):

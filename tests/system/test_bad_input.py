@@ -40,6 +40,8 @@ CASES = [
     ({"vllm_service_rollback_dir": "relative/dir"}, "vllm_service_rollback_dir"),
     ({"vllm_service_mode": "container", "vllm_service_model_predownload": True}, "vllm_service_model_predownload"),
     ({"vllm_service_model_predownload_on": "everywhere"}, "vllm_service_model_predownload_on"),
+    ({"vllm_service_ca_bundle": "certs/proxy-ca.pem"}, "vllm_service_ca_bundle"),
+    ({"vllm_service_ca_bundle": "/etc/ssl/certs/no-such-bundle.pem"}, "vllm_service_ca_bundle"),
     ({"vllm_service_model_predownload": True, "vllm_service_model_predownload_on": "controller",
       "vllm_service_use_modelscope": True}, "vllm_service_model_predownload_on"),
 ]

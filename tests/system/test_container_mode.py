@@ -12,11 +12,12 @@ import re
 import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, ansible_playbook, docker
+from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker
 
 NAME = "llmops-it-vllm-ct"
 PORT = 18100
@@ -48,7 +49,7 @@ def deployment(standin_image, tmp_path_factory):
         "vllm_service_rollback_dir": str(tmp / "last-good"),
         "vllm_service_host": "127.0.0.1",
         "vllm_service_port": PORT,
-        "vllm_service_model_src": os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")),
+        "vllm_service_model_src": str(MODEL_DIR),
         "vllm_service_served_model_name": "tiny",
         "vllm_service_ipc_host": False,
         "vllm_service_shm_size": "2g",
@@ -56,6 +57,8 @@ def deployment(standin_image, tmp_path_factory):
         "vllm_service_extra_args": ["--max-model-len", "512", "--enforce-eager"],
         "vllm_service_api_key": API_KEY,
         "vllm_service_health_timeout": 600,
+        # the host's trust store (which trusts this machine's TLS-intercepting egress), for hub downloads
+        "vllm_service_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
     }
     runs = [ansible_playbook("site.yml", inventory, extra), ansible_playbook("site.yml", inventory, extra)]
     try:
@@ -85,6 +88,9 @@ def test_container_runs_with_the_settings(deployment):
     assert info["HostConfig"]["ShmSize"] == 2 * 1024 ** 3
     assert info["HostConfig"]["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]
     assert any(m["Destination"] == "/models" and not m["RW"] for m in info["Mounts"])
+    assert any(m["Source"] == "/etc/ssl/certs/ca-certificates.crt" and m["Destination"] == "/etc/llmops-vllm/ca-bundle.pem"
+               and not m["RW"] for m in info["Mounts"])
+    assert "SSL_CERT_FILE=/etc/llmops-vllm/ca-bundle.pem" in info["Config"]["Env"]
 
 
 def test_secret_not_in_ansible_output(deployment):
@@ -158,4 +164,27 @@ def test_upgrade_to_a_broken_image_rolls_back(deployment, standin_image, broken_
     assert API_KEY not in out
     info = json.loads(docker("inspect", NAME).stdout)[0]
     assert info["Config"]["Image"] == standin_image and info["State"]["Running"]
+    assert chat_with_key()["usage"]["completion_tokens"] > 0
+
+
+def test_a_hub_model_from_the_controllers_cache_is_served_offline(deployment, tmp_path):
+    """vllm_service_model_predownload_on=controller in container mode (where a download on the host is not
+    possible): a Hub model fetched into the controller's cache, copied into the mounted Hugging Face cache
+    and served with the hub offline. The Hub is a STAND-IN on the controller's loopback, which the
+    container could not reach anyway."""
+    repo_id = "llmops-test/ct-cache"
+    with StandinHub({repo_id: str(MODEL_DIR)}) as hub:
+        extra = dict(deployment.extra, vllm_service_model=repo_id, vllm_service_model_src="",
+                     vllm_service_model_predownload=True, vllm_service_model_predownload_on="controller",
+                     vllm_service_controller_model_cache=str(tmp_path / "hf"), vllm_service_hf_endpoint=hub.url)
+        res = ansible_playbook("site.yml", deployment.inventory, extra)
+        commit = hub.commit(repo_id)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    assert API_KEY not in out
+    snapshot = Path(extra["vllm_service_state_dir"]) / "hf/hub/models--llmops-test--ct-cache/snapshots" / commit
+    assert (snapshot / "model.safetensors").read_bytes() == (MODEL_DIR / "model.safetensors").read_bytes()
+    info = json.loads(docker("inspect", NAME).stdout)[0]
+    assert "HF_HUB_OFFLINE=1" in info["Config"]["Env"]
+    assert info["Config"]["Cmd"][:2] == ["--model", repo_id]
     assert chat_with_key()["usage"]["completion_tokens"] > 0

@@ -15,23 +15,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 import zipfile
-from pathlib import Path
 
 import pytest
 import yaml
 
 import conftest
-from conftest import REPO, ansible_playbook, docker
-
-sys.path.insert(0, str(REPO / "tests/fixtures"))
-from standin_hub import StandinHub  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker
 
 MODEL = "llmops-test/fleet-cache"
 TOKEN = "hf_standin_token_controller_0451"
-MODEL_DIR = Path(os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")))
 WHEELHOUSE = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 REPO_DIR = "/var/lib/vllm/hf/hub/models--llmops-test--fleet-cache"

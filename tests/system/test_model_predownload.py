@@ -18,7 +18,7 @@ import zipfile
 import pytest
 
 import conftest
-from conftest import REPO, ansible_playbook, docker
+from conftest import REPO, ansible_playbook, docker, make_tls_files
 
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 MODEL = "llmops-test/predownload"
@@ -89,10 +89,16 @@ def test_check_mode_on_a_fresh_host_says_what_would_happen(host, tmp_path):
     assert host.sh("test -e /var/lib/vllm")[0] != 0  # check mode created nothing
 
 
-def test_download_with_progress_then_idempotent(host, tmp_path):
-    rc, out = host.sh("uv venv -q --python /usr/bin/python3 /opt/vllm/venv && uv pip install -q --python "
-                      "/opt/vllm/venv/bin/python --no-index --find-links /opt/wheelhouse huggingface_hub")
+def vllm_venv(host):
+    """The venv the download runs in (vLLM's; here just the huggingface_hub vLLM's wheelhouse ships)."""
+    rc, out = host.sh("test -x /opt/vllm/venv/bin/python || (uv venv -q --python /usr/bin/python3 /opt/vllm/venv && "
+                      "uv pip install -q --python /opt/vllm/venv/bin/python --no-index --find-links /opt/wheelhouse "
+                      "huggingface_hub)")
     assert rc == 0, out
+
+
+def test_download_with_progress_then_idempotent(host, tmp_path):
+    vllm_venv(host)
 
     first = run(host, tmp_path)
     output = first.stdout + first.stderr
@@ -141,3 +147,32 @@ def test_a_refused_token_fails_clearly(host, tmp_path):
     assert res.returncode != 0
     assert "rejected the token" in output, output[-4000:]
     assert "hf_not_the_token" not in output and TOKEN not in output
+
+
+def test_a_hub_behind_a_private_ca_needs_vllm_service_ca_bundle(host, tmp_path):
+    """As behind a TLS-intercepting proxy: the (stand-in) Hub's certificate is signed by a CA the host's
+    trust store does not hold. Refused without vllm_service_ca_bundle, with a message pointing at the CA
+    bundle; downloaded with it."""
+    vllm_venv(host)
+    tls = make_tls_files(str(tmp_path))
+    host.sh("mkdir -p /srv/tls")
+    for path in tls.values():
+        docker("cp", path, "%s:/srv/tls/" % host.name)
+    docker("exec", "-d", host.name, "sh", "-c",
+           "python3 /srv/standin_hub.py --repo llmops-test/behind-tls=/srv/model --port 8443 --token %s"
+           " --tls-cert /srv/tls/server.pem --tls-key /srv/tls/server.key > /srv/hub-tls.log 2>&1" % TOKEN)
+    rc, out = host.sh("for i in $(seq 50); do grep -q url /srv/hub-tls.log && exit 0; sleep 0.2; done; "
+                      "cat /srv/hub-tls.log; exit 1")
+    assert rc == 0, out
+    behind_tls = {"vllm_service_model": "llmops-test/behind-tls", "vllm_service_hf_endpoint": "https://127.0.0.1:8443"}
+
+    refused = run(host, tmp_path, **behind_tls)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in output and "CA bundle" in output, output[-4000:]
+
+    fetched = run(host, tmp_path, vllm_service_ca_bundle="/srv/tls/ca.pem", **behind_tls)
+    assert fetched.returncode == 0, fetched.stdout[-4000:] + fetched.stderr[-2000:]
+    assert "downloaded 3 files" in fetched.stdout
+    rc, out = host.sh("ls /var/lib/vllm/hf/hub/models--llmops-test--behind-tls/snapshots/*/model.safetensors")
+    assert rc == 0, out

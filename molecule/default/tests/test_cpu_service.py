@@ -44,6 +44,8 @@ def test_env_file_is_private(host):
     assert env.mode == 0o600
     assert env.user == "vllm"
     assert 'VLLM_CPU_KVCACHE_SPACE="1"' in env.content_string
+    for key in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # vllm_service_ca_bundle
+        assert '%s="/etc/ssl/certs/ca-certificates.crt"' % key in env.content_string
 
 
 def test_caches_and_scratch_in_state_dir(host):

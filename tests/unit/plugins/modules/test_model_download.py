@@ -27,7 +27,7 @@ import pytest
 
 from ansible_collections.llmops.vllm.plugins.module_utils import _model_download as md
 from ansible_collections.llmops.vllm.plugins.modules import model_download
-from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import StandinHub
+from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import StandinHub, make_tls_files
 
 REPO = 'llmops-test/tiny-model'
 TOKEN = 'hf_standin_SECRET_0123456789'
@@ -271,6 +271,29 @@ def test_unreachable_hub_uses_a_complete_cache_or_fails_clearly(hf, run_module, 
     guess = run_module(model_download, args(hub, tmp_path, endpoint=gone, cache_dir=str(tmp_path / 'empty')),
                        check_mode=True)
     assert guess['changed'] is True and 'cannot tell' in guess['msg']
+
+
+def test_private_ca_hub_needs_the_ca_bundle(hf, run_module, model_dir, tmp_path):
+    """A Hub behind a certificate of a private CA (a TLS-intercepting proxy): refused with the library's
+    own roots, with a message that points at ca_bundle; downloaded with ca_bundle."""
+    tls = make_tls_files(str(tmp_path))
+    for name in ('SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'):
+        os.environ.pop(name, None)
+    with StandinHub({REPO: str(model_dir)}, tls_cert=tls['cert'], tls_key=tls['key']) as hub:
+        assert hub.url.startswith('https://127.0.0.1:')
+        # A module runs in a fresh process, whose HTTP client is made after the module set SSL_CERT_FILE;
+        # here the library's client outlives a run, so start each run with a new one.
+        hf.close_session()
+        refused = run_module(model_download, args(hub, tmp_path))
+        hf.close_session()
+        try:
+            fetched = run_module(model_download, args(hub, tmp_path, ca_bundle=tls['ca']))
+        finally:
+            hf.close_session()
+    assert refused['failed'] is True
+    assert 'ca_bundle' in refused['msg'], refused['msg']
+    assert not fetched.get('failed'), fetched
+    assert fetched['downloaded_files'] == files_of(model_dir)
 
 
 def test_standin_hub_serves_the_tiny_model_when_built(hf, run_module, tmp_path):
