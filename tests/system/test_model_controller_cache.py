@@ -153,6 +153,20 @@ def test_second_run_and_check_mode_change_nothing(hub, hosts, cache, tmp_path):
     assert fetches(hub) == before
 
 
+def test_check_mode_reports_the_copy_a_host_is_missing(hub, hosts, cache, tmp_path):
+    """The controller's cache has the model, a host lost its copy: check mode says so and changes nothing."""
+    h = hosts[1]
+    rc, out = h.sh("mv %s /srv/saved-copy" % REPO_DIR)
+    assert rc == 0, out
+    try:
+        check = ansible_playbook(PLAYBOOK, inventory(tmp_path, hosts), settings(hub, cache), ["--check", "--diff"])
+        assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+        assert recaps(check)[h.name]["changed"] >= 1 and recaps(check)[hosts[0].name]["changed"] == 0, check.stdout[-4000:]
+        assert h.sh("test -e %s" % REPO_DIR)[0] != 0
+    finally:
+        h.sh("mv /srv/saved-copy %s" % REPO_DIR)
+
+
 def test_the_hosts_cache_answers_huggingface_hubs_offline_lookup(hosts, tmp_path):
     h = hosts[0]
     uv_wheels = glob.glob(os.path.join(WHEELHOUSE, "uv-*.whl"))
