@@ -169,7 +169,7 @@ def test_a_hub_behind_a_private_ca_needs_vllm_service_ca_bundle(host, tmp_path):
     refused = run(host, tmp_path, **behind_tls)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0
-    assert "CERTIFICATE_VERIFY_FAILED" in output and "CA bundle" in output, output[-4000:]
+    assert "CERTIFICATE_VERIFY_FAILED" in output and "vllm_service_ca_bundle" in output, output[-4000:]
 
     fetched = run(host, tmp_path, vllm_service_ca_bundle="/srv/tls/ca.pem", **behind_tls)
     assert fetched.returncode == 0, fetched.stdout[-4000:] + fetched.stderr[-2000:]
