@@ -1,16 +1,20 @@
 """Fixtures for tests that need real hosts: a disposable systemd container from the local test image."""
 
+import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_DIR = Path(os.environ.get("LLMOPS_MODEL_DIR", str(REPO / "build/models/tiny-qwen2")))
+WHEELHOUSE = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
 
 # The stand-in Hugging Face Hub (tests/fixtures/standin_hub.py), for the tests that fetch models.
 sys.path.insert(0, str(REPO / "tests/fixtures"))
@@ -40,6 +44,27 @@ class TestHost:
         path = tmp_path / "hosts.yml"
         path.write_text(json.dumps(inv))
         return path
+
+
+def wheelhouse_wheel(pattern):
+    wheels = glob.glob(os.path.join(WHEELHOUSE, pattern))
+    assert wheels, "no %s in %s (make wheelhouse)" % (pattern, WHEELHOUSE)
+    return wheels[0]
+
+
+def huggingface_hub_venv(host, venv, workdir):
+    """A venv on ``host`` holding the huggingface_hub of vLLM's wheelhouse (mounted at /opt/wheelhouse),
+    made with uv taken from its wheel (what vllm_cpu_build would have used to make vLLM's venv)."""
+    wheelhouse_wheel("huggingface_hub-*.whl")
+    if host.sh("test -x /usr/local/bin/uv")[0] != 0:
+        uv = Path(workdir) / "uv"
+        with zipfile.ZipFile(wheelhouse_wheel("uv-*.whl")) as whl:
+            uv.write_bytes(whl.read([n for n in whl.namelist() if re.search(r"\.data/scripts/uv$", n)][0]))
+        docker("cp", str(uv), "%s:/usr/local/bin/uv" % host.name)
+        host.sh("chmod 0755 /usr/local/bin/uv")
+    rc, out = host.sh("test -x {0}/bin/python || (uv venv -q --python /usr/bin/python3 {0} && uv pip install -q "
+                      "--python {0}/bin/python --no-index --find-links /opt/wheelhouse huggingface_hub)".format(venv))
+    assert rc == 0, out
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,20 @@ real vLLM serving the copied snapshot offline (its chat probe is part of the pla
 """
 
 import collections
-import glob
 import hashlib
 import json
-import os
 import re
 import subprocess
 import uuid
-import zipfile
 
 import pytest
 import yaml
 
 import conftest
-from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker
+from conftest import MODEL_DIR, REPO, WHEELHOUSE, StandinHub, ansible_playbook, docker, huggingface_hub_venv
 
 MODEL = "llmops-test/fleet-cache"
 TOKEN = "hf_standin_token_controller_0451"
-WHEELHOUSE = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 REPO_DIR = "/var/lib/vllm/hf/hub/models--llmops-test--fleet-cache"
 
@@ -169,15 +165,7 @@ def test_check_mode_reports_the_copy_a_host_is_missing(hub, hosts, cache, tmp_pa
 
 def test_the_hosts_cache_answers_huggingface_hubs_offline_lookup(hosts, tmp_path):
     h = hosts[0]
-    uv_wheels = glob.glob(os.path.join(WHEELHOUSE, "uv-*.whl"))
-    assert uv_wheels, "no uv wheel in %s (make wheelhouse)" % WHEELHOUSE
-    uv = tmp_path / "uv"
-    with zipfile.ZipFile(uv_wheels[0]) as whl:
-        uv.write_bytes(whl.read([n for n in whl.namelist() if re.search(r"\.data/scripts/uv$", n)][0]))
-    docker("cp", str(uv), "%s:/usr/local/bin/uv" % h.name)
-    rc, out = h.sh("chmod 0755 /usr/local/bin/uv && uv venv -q --python /usr/bin/python3 /opt/hf && uv pip install -q "
-                   "--python /opt/hf/bin/python --no-index --find-links /opt/wheelhouse huggingface_hub")
-    assert rc == 0, out
+    huggingface_hub_venv(h, "/opt/hf", tmp_path)
     rc, out = h.sh("cd /tmp && runuser -u vllm -- env HF_HOME=/var/lib/vllm/hf HF_HUB_OFFLINE=1 "
                    "HF_ENDPOINT=http://127.0.0.1:9 /opt/hf/bin/python -c "
                    "'from huggingface_hub import snapshot_download; print(snapshot_download(\"%s\"))'" % MODEL)

@@ -8,30 +8,23 @@ huggingface_hub version vLLM's wheelhouse ships, the progress loop, check mode, 
 offline look-up vLLM makes with HF_HUB_OFFLINE=1.
 """
 
-import glob
-import os
 import re
 import subprocess
 import uuid
-import zipfile
 
 import pytest
 
 import conftest
-from conftest import REPO, ansible_playbook, docker, make_tls_files
+from conftest import REPO, WHEELHOUSE, ansible_playbook, docker, huggingface_hub_venv, make_tls_files
 
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 MODEL = "llmops-test/predownload"
 TOKEN = "hf_standin_token_0123456789"
-WHEELHOUSE = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
 SNAPSHOTS = "/var/lib/vllm/hf/hub/models--llmops-test--predownload/snapshots"
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
-    hub_wheels = glob.glob(os.path.join(WHEELHOUSE, "huggingface_hub-*.whl"))
-    uv_wheels = glob.glob(os.path.join(WHEELHOUSE, "uv-*.whl"))
-    assert hub_wheels and uv_wheels, "no huggingface_hub / uv wheel in %s (make wheelhouse)" % WHEELHOUSE
+def host():
     name = "llmops-it-dl-%s" % uuid.uuid4().hex[:8]
     started = subprocess.run([str(REPO / "tools/run-test-host.sh"), name, "-v", "%s:/opt/wheelhouse:ro" % WHEELHOUSE],
                              capture_output=True, text=True, check=False)
@@ -39,12 +32,6 @@ def host(tmp_path_factory):
     try:
         test_host = conftest.TestHost(name)
         test_host.sh("systemctl is-system-running --wait")
-        # uv from its wheel (what vllm_cpu_build would have used to make the venv).
-        uv = tmp_path_factory.mktemp("uv") / "uv"
-        with zipfile.ZipFile(uv_wheels[0]) as whl:
-            uv.write_bytes(whl.read([n for n in whl.namelist() if re.search(r"\.data/scripts/uv$", n)][0]))
-        docker("cp", str(uv), "%s:/usr/local/bin/uv" % name)
-        test_host.sh("chmod 0755 /usr/local/bin/uv")
         # The stand-in hub on the host: a config, a tokenizer config and 24 MiB of "weights", at 4 MiB/s.
         docker("cp", str(REPO / "tests/fixtures/standin_hub.py"), "%s:/srv/standin_hub.py" % name)
         rc, out = test_host.sh(
@@ -89,16 +76,8 @@ def test_check_mode_on_a_fresh_host_says_what_would_happen(host, tmp_path):
     assert host.sh("test -e /var/lib/vllm")[0] != 0  # check mode created nothing
 
 
-def vllm_venv(host):
-    """The venv the download runs in (vLLM's; here just the huggingface_hub vLLM's wheelhouse ships)."""
-    rc, out = host.sh("test -x /opt/vllm/venv/bin/python || (uv venv -q --python /usr/bin/python3 /opt/vllm/venv && "
-                      "uv pip install -q --python /opt/vllm/venv/bin/python --no-index --find-links /opt/wheelhouse "
-                      "huggingface_hub)")
-    assert rc == 0, out
-
-
 def test_download_with_progress_then_idempotent(host, tmp_path):
-    vllm_venv(host)
+    huggingface_hub_venv(host, "/opt/vllm/venv", tmp_path)  # the venv the download runs in (vLLM's)
 
     first = run(host, tmp_path)
     output = first.stdout + first.stderr
@@ -153,7 +132,7 @@ def test_a_hub_behind_a_private_ca_needs_vllm_service_ca_bundle(host, tmp_path):
     """As behind a TLS-intercepting proxy: the (stand-in) Hub's certificate is signed by a CA the host's
     trust store does not hold. Refused without vllm_service_ca_bundle, with a message pointing at the CA
     bundle; downloaded with it."""
-    vllm_venv(host)
+    huggingface_hub_venv(host, "/opt/vllm/venv", tmp_path)  # the venv the download runs in (vLLM's)
     tls = make_tls_files(str(tmp_path))
     host.sh("mkdir -p /srv/tls")
     for path in tls.values():

@@ -5,26 +5,22 @@ GitHub is unreachable here, so the release tarball is a stand-in rebuilt from th
 from a file:// URL on the host. The checksum check, unpacking, linking and venv creation are real.
 """
 
-import glob
 import hashlib
 import io
-import os
 import re
 import tarfile
 import zipfile
 
 import pytest
 
-from conftest import ansible_playbook, docker
+from conftest import ansible_playbook, docker, wheelhouse_wheel
 
 UV_VERSION = "0.13.9"
 
 
 @pytest.fixture(scope="module")
 def release_tarball(tmp_path_factory):
-    wheelhouse = os.environ.get("LLMOPS_WHEELHOUSE", os.path.expanduser("~/.cache/llmops-vllm/wheelhouse-cpu-cp311"))
-    wheels = glob.glob(os.path.join(wheelhouse, "uv-%s-*.whl" % UV_VERSION))
-    assert wheels, "no uv %s wheel in %s (make wheelhouse)" % (UV_VERSION, wheelhouse)
+    wheels = [wheelhouse_wheel("uv-%s-*.whl" % UV_VERSION)]
     path = tmp_path_factory.mktemp("uv") / "uv-x86_64-unknown-linux-gnu.tar.gz"
     with zipfile.ZipFile(wheels[0]) as whl, tarfile.open(path, "w:gz") as tar:
         for name in whl.namelist():
