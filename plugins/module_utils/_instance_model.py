@@ -1,0 +1,535 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The vllm_service role's model of its server instances: the one place that validates them and
+derives everything the tasks and templates use (paths, URL, argv, container spec, environment).
+
+Pure Python (no Ansible imports), so it is unit-tested table-driven. The action plugin
+``vllm_service_model`` feeds it the role's variables; tasks and templates only read its result.
+Every value that ends up in a unit, an env file, a path or a container spec is checked here, so a
+template adds no unchecked interpolation.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+# Keys an instance of vllm_service_instances may set: each mirrors the role variable
+# vllm_service_<key>, which is its default. Adding an instance key = one entry here (its kind and
+# check) + its argument-spec entry; everything else reads the resolved instance.
+INSTANCE_KEYS = {
+    "name": "name",
+    "port": "port",
+    "host": "host",
+    "model": "model",
+    "model_src": "text",
+    "served_model_name": "text",
+    "extra_args": "args",
+    "cuda_visible_devices": "gpu_ids",
+    "cpus": "cpus",
+    "cpu_kvcache_space_gib": "positive",
+    "environment": "env",
+    "state_dir": "dir",
+    "container_name": "container_name",
+    "api_key": "secret",
+}
+# Derived from the instance's name unless the instance sets them.
+PER_NAME_KEYS = ("state_dir", "container_name")
+
+# Role-level settings the model reads besides the instance keys (vllm_service_<name>).
+ROLE_SETTINGS = (
+    "instances", "mode", "device", "user", "group", "command", "venv_path", "ld_preload",
+    "cpu_omp_threads_bind", "use_modelscope", "usage_stats", "hf_token", "ca_bundle",
+    "rollback", "rollback_dir", "model_predownload", "model_predownload_on", "model_revision",
+    "hf_endpoint", "controller_model_cache", "controller_ca_bundle", "image", "ipc_host", "shm_size",
+    "gpu_count", "restart_policy", "limit_nofile", "restart_sec", "health_timeout", "max_restarts",
+    "predownload_poll_interval", "predownload_timeout", "advertise_address",
+)
+SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
+
+CONFIG_DIR = "/etc/vllm"
+CONTAINER_CA_PATH = "/etc/llmops-vllm/ca-bundle.pem"
+CONTAINER_HF_HOME = "/root/.cache/huggingface"
+LABEL = "llmops.vllm.instance"
+
+# Full-string patterns (re.fullmatch: a trailing newline never passes, unlike '$').
+NAME_RE = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}")
+CONTAINER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+CPUS_RE = re.compile(r"\d+(-\d+)?([,|]\d+(-\d+)?)*")
+HOST_RE = re.compile(r"[A-Za-z0-9.:_-]*")
+ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+GPU_ID_RE = re.compile(r"[A-Za-z0-9-]+")
+USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+PATH_RE = re.compile(r"/[A-Za-z0-9._/@+,=-]*")
+REVISION_RE = re.compile(r"[A-Za-z0-9._/-]+")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # everything but TAB
+# Directories that must never become an instance's state dir (it is chowned to the service user).
+SYSTEM_DIRS = frozenset((
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt", "/proc",
+    "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/lib",
+    "/var/log", "/var/tmp", "/var/cache", "/etc/vllm",
+))
+# Secrets have their own variables (0600 env file); on the command line they would be in `ps`.
+SECRET_ARGS = ("--api-key", "--hf-token")
+HUB_PATH_RE = re.compile(r"[/.~]")
+
+
+class ModelError(ValueError):
+    """Bad input; the message names the variable."""
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on", "y", "t")
+
+
+def _int(value, where, minimum=None, maximum=None):
+    if isinstance(value, bool):
+        raise ModelError("%s must be a number, got %r" % (where, value))
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ModelError("%s must be a number, got %r" % (where, value))
+    if minimum is not None and number < minimum or maximum is not None and number > maximum:
+        if maximum is None:
+            raise ModelError("%s must be at least %d, got %d" % (where, minimum, number))
+        raise ModelError("%s must be %d-%d, got %d" % (where, minimum, maximum, number))
+    return number
+
+
+def _text(value, where):
+    """A string without control characters (a newline or CR would end a unit or env-file line)."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        raise ModelError("%s must be a string, got %r" % (where, value))
+    text = str(value)
+    if CONTROL_RE.search(text):
+        raise ModelError("%s must not contain control characters (newline, carriage return, ...), got %r"
+                         % (where, text))
+    return text
+
+
+def _path(value, where, empty_ok=False):
+    """An absolute, normalised path of plain characters: no '..', no '.', no control characters."""
+    text = _text(value, where).strip()
+    if not text and empty_ok:
+        return ""
+    if not text.startswith("/"):
+        raise ModelError("%s must be an absolute path, got %r" % (where, text))
+    if not PATH_RE.fullmatch(text):
+        raise ModelError("%s must be a path of letters, digits and ._/@+,=- only, got %r" % (where, text))
+    parts = text.split("/")
+    if ".." in parts or "." in parts:
+        raise ModelError("%s must not contain '.' or '..' components, got %r" % (where, text))
+    return posixpath.normpath(text)
+
+
+def _check_instance(raw, where):
+    """Check one merged instance; returns the cleaned values. `where(key)` names the variable."""
+    out = {}
+    name = raw["name"]
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.strip(".") == "":
+        raise ModelError("%s must be a valid unit name ([A-Za-z0-9_.@-]+, not starting with '.'), got %r"
+                         % (where("name"), name))
+    out["name"] = name
+    out["port"] = _int(raw["port"], where("port"), 1, 65535)
+    host = _text(raw["host"], where("host")).strip()
+    if not HOST_RE.fullmatch(host):
+        raise ModelError("%s must be an IP address or host name, got %r" % (where("host"), host))
+    out["host"] = host
+    out["model"] = _text(raw["model"], where("model")).strip()
+    out["model_src"] = _text(raw["model_src"], where("model_src")).rstrip("/")
+    if not out["model"] and not out["model_src"]:
+        raise ModelError("%s (or model_src) must name a model" % where("model"))
+    if ".." in out["model"].split("/"):
+        raise ModelError("%s must not contain '..' components, got %r" % (where("model"), out["model"]))
+    if out["model_src"] and posixpath.basename(out["model_src"]) in ("", ".", ".."):
+        raise ModelError("%s must name a model directory, got %r" % (where("model_src"), raw["model_src"]))
+    out["served_model_name"] = _text(raw["served_model_name"], where("served_model_name")).strip()
+
+    args = raw["extra_args"]
+    if not isinstance(args, (list, tuple)):
+        raise ModelError("%s must be a list, got %r" % (where("extra_args"), args))
+    out["extra_args"] = [_text(a, where("extra_args")) for a in args]
+    for arg in out["extra_args"]:
+        if arg.split("=", 1)[0] in SECRET_ARGS:
+            raise ModelError("%s must not carry %s (it would be visible in the unit and `ps`): use "
+                             "vllm_service_api_key / vllm_service_hf_token"
+                             % (where("extra_args"), arg.split("=", 1)[0]))
+
+    gpus = raw["cuda_visible_devices"]
+    if not isinstance(gpus, (list, tuple)):
+        raise ModelError("%s must be a list, got %r" % (where("cuda_visible_devices"), gpus))
+    out["cuda_visible_devices"] = [str(g) for g in gpus]
+    for gpu in out["cuda_visible_devices"]:
+        if not GPU_ID_RE.fullmatch(gpu):
+            raise ModelError("%s must hold GPU indexes or UUIDs, got %r" % (where("cuda_visible_devices"), gpu))
+
+    cpus = _text(raw["cpus"], where("cpus")).strip()
+    if cpus and not CPUS_RE.fullmatch(cpus):
+        raise ModelError("%s must be CPU ids and ranges like '0-3' or '0,2,4', got %r" % (where("cpus"), cpus))
+    out["cpus"] = cpus
+    out["cpu_kvcache_space_gib"] = _int(raw["cpu_kvcache_space_gib"], where("cpu_kvcache_space_gib"), 1)
+
+    env = raw["environment"]
+    if not isinstance(env, dict):
+        raise ModelError("%s must be a dictionary" % where("environment"))
+    for key, value in env.items():
+        if not isinstance(key, str) or not ENV_KEY_RE.fullmatch(key):
+            raise ModelError("%s: %r is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+                             % (where("environment"), key))
+        _text(value, "%s.%s" % (where("environment"), key))
+    clash = sorted(set(env) & {"HF_TOKEN", "VLLM_API_KEY"})
+    if clash:
+        raise ModelError("%s must not set %s: use vllm_service_hf_token / vllm_service_api_key (secrets, "
+                         "kept in the 0600 env file)" % (where("environment"), ", ".join(clash)))
+    out["environment"] = {k: str(v) for k, v in env.items()}
+
+    state_dir = _path(raw["state_dir"], where("state_dir"))
+    if state_dir in SYSTEM_DIRS:
+        raise ModelError("%s must be a directory of its own (it is owned by the service user), got %r"
+                         % (where("state_dir"), state_dir))
+    out["state_dir"] = state_dir
+    container_name = _text(raw["container_name"], where("container_name"))
+    if not CONTAINER_NAME_RE.fullmatch(container_name):
+        raise ModelError("%s must be a container name ([A-Za-z0-9][A-Za-z0-9_.-]*), got %r"
+                         % (where("container_name"), container_name))
+    out["container_name"] = container_name
+    out["api_key"] = _text(raw["api_key"], where("api_key"))
+    return out
+
+
+def _merge(settings):
+    """The instances as listed, each completed from the role-level settings, then checked."""
+    defaults = {key: settings[key] for key in INSTANCE_KEYS}
+    listed = settings["instances"]
+    if not listed:
+        return [_check_instance(dict(defaults), lambda key: "vllm_service_%s" % key)]
+    if not isinstance(listed, (list, tuple)):
+        raise ModelError("vllm_service_instances must be a list of dictionaries")
+
+    result = []
+    for index, entry in enumerate(listed):
+        label = "vllm_service_instances[%d]" % index
+        if not isinstance(entry, dict):
+            raise ModelError("%s: must be a dictionary, got %r" % (label, entry))
+        if "name" in entry:
+            name = str(entry["name"])
+            label = "%s (%s)" % (label, name if not CONTROL_RE.search(name) else repr(name))
+        unknown = sorted(set(entry) - set(INSTANCE_KEYS))
+        if unknown:
+            raise ModelError("%s: unknown key(s) %s; allowed: %s" % (label, ", ".join(map(str, unknown)),
+                                                                     ", ".join(INSTANCE_KEYS)))
+        for key in ("name", "port"):
+            if key not in entry:
+                raise ModelError("%s: %s is required" % (label, key))
+        instance = {k: v for k, v in defaults.items() if k not in PER_NAME_KEYS}
+        base = str(defaults["state_dir"] or "/var/lib/vllm").rstrip("/") or "/"
+        instance["state_dir"] = posixpath.join(posixpath.dirname(base), str(entry["name"]))
+        instance["container_name"] = entry["name"]
+        instance.update(entry)
+        result.append(_check_instance(instance, lambda key, label=label: "%s: %s" % (label, key)))
+
+    for key in ("name", "port", "container_name", "state_dir"):
+        seen = {}
+        for index, instance in enumerate(result):
+            value = instance[key]
+            if value in seen:
+                raise ModelError("vllm_service_instances[%d] (%s): %s %s is already used by instance [%d]"
+                                 % (index, instance["name"], key, value, seen[value]))
+            seen[value] = index
+    return result
+
+
+def _check_role(settings):
+    """The role-level settings no instance overrides; returns them cleaned."""
+    s = {}
+    s["mode"] = settings["mode"]
+    if s["mode"] not in ("systemd", "container"):
+        raise ModelError("vllm_service_mode must be systemd or container, got %r" % (s["mode"],))
+    s["device"] = settings["device"]
+    if s["device"] not in ("cpu", "gpu"):
+        raise ModelError("vllm_service_device must be cpu or gpu, got %r" % (s["device"],))
+    for key in ("user", "group"):
+        value = _text(settings[key], "vllm_service_%s" % key)
+        if not USER_RE.fullmatch(value):
+            raise ModelError("vllm_service_%s must be a user/group name, got %r" % (key, value))
+        s[key] = value
+    if s["user"] == "root":
+        raise ModelError("vllm_service_user must not be root")
+    command = settings["command"]
+    if not isinstance(command, (list, tuple)) or not command:
+        raise ModelError("vllm_service_command must not be empty (a list: program and arguments)")
+    s["command"] = [_text(w, "vllm_service_command") for w in command]
+    s["venv_path"] = _path(settings["venv_path"], "vllm_service_venv_path")
+    s["ld_preload"] = _text(settings["ld_preload"], "vllm_service_ld_preload")
+    s["cpu_omp_threads_bind"] = _text(settings["cpu_omp_threads_bind"], "vllm_service_cpu_omp_threads_bind")
+    for key in ("use_modelscope", "usage_stats", "rollback", "model_predownload", "ipc_host"):
+        s[key] = _bool(settings[key])
+    s["hf_token"] = _text(settings["hf_token"], "vllm_service_hf_token")
+    s["ca_bundle"] = _path(settings["ca_bundle"], "vllm_service_ca_bundle", empty_ok=True)
+    s["controller_ca_bundle"] = _text(settings["controller_ca_bundle"], "vllm_service_controller_ca_bundle")
+    s["rollback_dir"] = _path(settings["rollback_dir"], "vllm_service_rollback_dir")
+    if s["rollback_dir"] in SYSTEM_DIRS:
+        raise ModelError("vllm_service_rollback_dir must be a directory of its own, got %r" % s["rollback_dir"])
+    s["model_predownload_on"] = settings["model_predownload_on"]
+    if s["model_predownload_on"] not in ("host", "controller"):
+        raise ModelError("vllm_service_model_predownload_on must be host or controller")
+    revision = _text(settings["model_revision"], "vllm_service_model_revision").strip() or "main"
+    if not REVISION_RE.fullmatch(revision) or ".." in revision.split("/"):
+        raise ModelError("vllm_service_model_revision must be a branch, tag or commit, got %r" % revision)
+    s["model_revision"] = revision
+    s["hf_endpoint"] = _text(settings["hf_endpoint"], "vllm_service_hf_endpoint").strip()
+    s["advertise_address"] = _text(settings["advertise_address"], "vllm_service_advertise_address").strip()
+    if not HOST_RE.fullmatch(s["advertise_address"]) or not s["advertise_address"]:
+        raise ModelError("vllm_service_advertise_address must be an IP address or host name, got %r"
+                         % s["advertise_address"])
+    s["controller_model_cache"] = _text(settings["controller_model_cache"], "vllm_service_controller_model_cache")
+    s["image"] = _text(settings["image"], "vllm_service_image").strip()
+    s["shm_size"] = _text(settings["shm_size"], "vllm_service_shm_size")
+    s["gpu_count"] = _int(settings["gpu_count"], "vllm_service_gpu_count", -1)
+    s["restart_policy"] = _text(settings["restart_policy"], "vllm_service_restart_policy")
+    s["limit_nofile"] = _int(settings["limit_nofile"], "vllm_service_limit_nofile", 1)
+    s["restart_sec"] = _int(settings["restart_sec"], "vllm_service_restart_sec", 0)
+    s["health_timeout"] = _int(settings["health_timeout"], "vllm_service_health_timeout", 1)
+    s["max_restarts"] = _int(settings["max_restarts"], "vllm_service_max_restarts", 0)
+    s["predownload_poll_interval"] = _int(settings["predownload_poll_interval"],
+                                          "vllm_service_predownload_poll_interval", 1)
+    s["predownload_timeout"] = _int(settings["predownload_timeout"], "vllm_service_predownload_timeout", 1)
+
+    if s["model_predownload"] and s["mode"] == "container" and s["model_predownload_on"] == "host":
+        raise ModelError(
+            "vllm_service_model_predownload with vllm_service_model_predownload_on=host works in systemd mode "
+            "(it runs in the host's vLLM venv); in container mode download on the controller "
+            "(vllm_service_model_predownload_on: controller)")
+    if s["model_predownload"] and s["model_predownload_on"] == "controller" and s["use_modelscope"]:
+        raise ModelError(
+            "vllm_service_model_predownload_on=controller fetches Hugging Face ids only; with "
+            "vllm_service_use_modelscope download on the hosts (vllm_service_model_predownload_on: host) "
+            "or stage a directory (vllm_service_model_src)")
+    return s
+
+
+def _environment(role, inst, container):
+    """(public env, secret env) of one instance; the secrets go only into 0600 files."""
+    state = inst["state_dir"]
+    if container:
+        env = {"HF_HOME": CONTAINER_HF_HOME}
+    else:
+        # vLLM's scratch and caches in the service's own state dir: left alone it writes sockets and
+        # a ~150 MB precompiled header to /tmp on every start.
+        env = {
+            "HOME": state,
+            "HF_HOME": state + "/hf",
+            "VLLM_CACHE_ROOT": state + "/cache/vllm",
+            "TORCHINDUCTOR_CACHE_DIR": state + "/cache/torchinductor",
+            "TRITON_CACHE_DIR": state + "/cache/triton",
+            "TMPDIR": state + "/tmp",
+            "MODELSCOPE_CACHE": state + "/modelscope",
+        }
+    env["VLLM_USE_MODELSCOPE"] = "True" if role["use_modelscope"] else "False"
+    # A staged or pre-downloaded model needs no hub: don't let transformers/vLLM try one
+    # (air-gapped hosts hang on it).
+    if inst["model_src"] or role["model_predownload"]:
+        env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    if role["hf_endpoint"]:
+        env["HF_ENDPOINT"] = role["hf_endpoint"]
+    if role["ca_bundle"]:
+        # httpx (huggingface_hub >= 1.0) reads SSL_CERT_FILE; requests the other two.
+        ca = CONTAINER_CA_PATH if container else role["ca_bundle"]
+        env.update({"SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "CURL_CA_BUNDLE": ca})
+    if not role["usage_stats"]:
+        env.update({"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
+    if role["device"] == "cpu":
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(inst["cpu_kvcache_space_gib"])
+        env["VLLM_CPU_OMP_THREADS_BIND"] = inst["cpus"] or role["cpu_omp_threads_bind"]
+    elif inst["cuda_visible_devices"]:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(inst["cuda_visible_devices"])
+    if role["ld_preload"] and not container:
+        env["LD_PRELOAD"] = role["ld_preload"]
+    env.update(inst["environment"])
+
+    secrets = {}
+    if role["hf_token"]:
+        secrets["HF_TOKEN"] = role["hf_token"]
+    if inst["api_key"]:
+        secrets["VLLM_API_KEY"] = inst["api_key"]
+    return env, secrets
+
+
+def _server_args(role, inst, model_ref, host, port):
+    args = ["--model", model_ref]
+    if inst["served_model_name"]:
+        args += ["--served-model-name", inst["served_model_name"]]
+    args += ["--host", host, "--port", str(port)]
+    if role["model_revision"] != "main":
+        args += ["--revision", role["model_revision"]]
+    return args + inst["extra_args"]
+
+
+def _container_spec(role, inst, env, model_ref):
+    state = inst["state_dir"]
+    volumes = [state + "/hf:" + CONTAINER_HF_HOME, state + "/models:/models:ro"]
+    if role["ca_bundle"]:
+        volumes.append(role["ca_bundle"] + ":" + CONTAINER_CA_PATH + ":ro")
+    gpu = role["device"] == "gpu"
+    device_requests = None
+    if gpu:
+        # The guide's --gpus all / --gpus '"device=0,1"' / --gpus 2 (ids and a count cannot be combined).
+        request = {"driver": "nvidia", "capabilities": [["gpu"]]}
+        if inst["cuda_visible_devices"]:
+            request["device_ids"] = list(inst["cuda_visible_devices"])
+        else:
+            request["count"] = role["gpu_count"]
+        device_requests = [request]
+    # Everything docker_container is given, as data (None = left out); the secrets are added by the task.
+    return {
+        "image": role["image"],
+        "command": _server_args(role, inst, model_ref, "0.0.0.0", 8000),
+        "env": env,
+        "volumes": volumes,
+        "published_ports": ["%s:%d:8000" % (inst["host"] or "0.0.0.0", inst["port"])],
+        "ipc_mode": "host" if role["ipc_host"] else None,
+        "shm_size": None if role["ipc_host"] else role["shm_size"],
+        "capabilities": None if gpu else ["SYS_NICE"],
+        "device_requests": device_requests,
+        "cpuset_cpus": inst["cpus"].replace("|", ",") or None,
+        "restart_policy": role["restart_policy"],
+        "labels": {LABEL: inst["name"]},
+    }
+
+
+def _download(role, inst, inventory_hostname, playbook_python):
+    """Where the model pre-download runs and writes (None when there is nothing to download)."""
+    if not role["model_predownload"] or inst["model_src"] or HUB_PATH_RE.match(inst["model"]):
+        return None
+    on_controller = role["model_predownload_on"] == "controller"
+    state = inst["state_dir"]
+    if on_controller:
+        cache = role["controller_model_cache"]
+        progress = "%s/progress/%s-%s.json" % (cache, inventory_hostname, inst["name"])
+    else:
+        cache = state + ("/modelscope" if role["use_modelscope"] else "/hf")
+        progress = state + "/tmp/model-download.json"
+    return {
+        "on_controller": on_controller,
+        "delegate_to": "localhost" if on_controller else inventory_hostname,
+        "python": playbook_python if on_controller else role["venv_path"] + "/bin/python",
+        "cache": cache,
+        "progress_file": progress,
+        "source": "modelscope" if role["use_modelscope"] else "huggingface",
+        "revision": role["model_revision"],
+        # the commit hash needs no ref file: the look-up goes to snapshots/<commit> directly
+        "revision_is_commit": bool(re.fullmatch(r"[0-9a-f]{40}", role["model_revision"])),
+        "endpoint": "" if role["use_modelscope"] else role["hf_endpoint"],
+        "timeout": role["predownload_timeout"],
+        "poll_interval": role["predownload_poll_interval"],
+        "ca_bundle": role["controller_ca_bundle"] if on_controller else role["ca_bundle"],
+        "ca_variable": "vllm_service_controller_ca_bundle" if on_controller else "vllm_service_ca_bundle",
+        "push_repo": "%s/hf/hub/models--%s" % (state, inst["model"].replace("/", "--")),
+        "label": "%s@%s (%s%s)" % (inst["model"], role["model_revision"],
+                                   "ModelScope" if role["use_modelscope"] else "Hugging Face",
+                                   ", on the controller" if on_controller else ""),
+    }
+
+
+def _instance(role, inst, inventory_hostname, playbook_python):
+    name, state = inst["name"], inst["state_dir"]
+    container = role["mode"] == "container"
+    staged = state + "/models/" + posixpath.basename(inst["model_src"]) if inst["model_src"] else ""
+    model_ref = staged or inst["model"]
+    probe_host = "127.0.0.1" if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
+    if ":" in probe_host:
+        probe_host = "[%s]" % probe_host
+    url = "http://%s:%d" % (probe_host, inst["port"])
+    # How other machines (the controller, a router, Prometheus) reach it.
+    address = role["advertise_address"] if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
+    env, secrets = _environment(role, inst, container)
+    unit = name + ".service"
+    good = role["rollback_dir"]
+    owner = "root" if container else role["user"]
+    group = "root" if container else role["group"]
+    result = {
+        "name": name,
+        "mode": role["mode"],
+        "device": role["device"],
+        "port": inst["port"],
+        "host": inst["host"],
+        "url": url,
+        "health_url": url + "/health",
+        "address": address,
+        "public_url": "http://%s:%d" % ("[%s]" % address if ":" in address else address, inst["port"]),
+        "model": inst["model"],
+        "model_src": inst["model_src"],
+        "staged_model": staged,
+        "model_ref": model_ref,
+        "served_model": inst["served_model_name"] or model_ref,
+        "state_dir": state,
+        # Owned by the server's user (root in container mode, where the container runs as root).
+        "owner": owner,
+        "group": group,
+        "directories": [state + d for d in ("", "/hf", "/models")]
+        + ([] if container else [state + "/cache", state + "/tmp"]),
+        "env": env,
+        "secret_env": secrets,
+        "api_key": inst["api_key"],
+        "unit": unit if not container else None,
+        "container_name": inst["container_name"] if container else None,
+        "download": _download(role, dict(inst), inventory_hostname, playbook_python),
+        "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"]},
+    }
+    if container:
+        spec_file = "%s/%s.container.json" % (CONFIG_DIR, name)
+        result["container"] = _container_spec(role, inst, env, "/models/" + posixpath.basename(inst["model_src"])
+                                              if inst["model_src"] else inst["model"])
+        result["config_files"] = [
+            {"path": spec_file, "good": "%s/%s.container.json" % (good, name), "mode": "0600"},
+        ]
+    else:
+        result["unit_path"] = "/etc/systemd/system/" + unit
+        result["env_file"] = "%s/%s.env" % (CONFIG_DIR, name)
+        result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"])
+        result["unit_settings"] = {
+            "user": role["user"],
+            "group": role["group"],
+            "working_directory": state,
+            "cpu_affinity": inst["cpus"].replace("|", ","),
+            "restart_sec": role["restart_sec"],
+            "limit_nofile": role["limit_nofile"],
+        }
+        result["config_files"] = [
+            {"path": result["unit_path"], "good": "%s/%s" % (good, unit), "mode": "0644"},
+            {"path": result["env_file"], "good": "%s/%s.env" % (good, name), "mode": "0600"},
+        ]
+    return result
+
+
+def build(settings, inventory_hostname="localhost", playbook_python="python3"):
+    """The whole model: {'instances': [...], 'endpoints': [...], 'names': [...], ...}.
+
+    settings: {key: value} for every key in SETTINGS (the role variables without their prefix).
+    Raises ModelError, naming the variable, on anything that must not reach the host.
+    """
+    missing = [k for k in SETTINGS if k not in settings]
+    if missing:
+        raise ModelError("vllm_service model: settings lack %s" % ", ".join(missing))
+    role = _check_role(settings)
+    instances = [_instance(role, inst, inventory_hostname, playbook_python) for inst in _merge(settings)]
+    endpoints = [{
+        "name": i["name"], "url": i["url"], "public_url": i["public_url"], "address": i["address"],
+        "port": i["port"], "model": i["served_model"], "mode": i["mode"], "unit": i["unit"],
+        "container": i["container_name"],
+    } for i in instances]
+    return {
+        "instances": instances,
+        "endpoints": endpoints,
+        "names": [i["name"] for i in instances],
+        "container_names": [i["container_name"] for i in instances if i["container_name"]],
+        "home": instances[0]["state_dir"],
+        "rollback": role["rollback"],
+        "rollback_dir": role["rollback_dir"],
+        "ca_bundle": role["ca_bundle"],
+        "secrets": any(i["secret_env"] for i in instances),
+    }

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The work is done by the action plugin of the same name, on the controller.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vllm_service_model
+short_description: The vllm_service role's validated model of its server instances
+version_added: 0.2.0
+author: llmops.vllm maintainers (@llmops)
+description:
+  - Internal to the C(llmops.vllm.vllm_service) role. Reads the role's C(vllm_service_*) variables,
+    completes every entry of C(vllm_service_instances) from the role-level settings, validates
+    everything that will reach a unit, environment file, path or container spec, and returns every
+    derived field of every instance. The role's tasks and templates read only this result.
+  - Fails before anything changes, naming the variable (and the instance), on bad input such as
+    control characters, C(..) path components, environment names that are not names, system
+    directories as state directories, or secrets in C(vllm_service_extra_args).
+  - Runs on the controller only; takes no options.
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  action:
+    support: full
+  platform:
+    platforms: all
+notes:
+  - The result carries the secrets (API keys, Hugging Face token) and is therefore never displayed.
+"""
+
+EXAMPLES = r"""
+- name: Build the model of the instances
+  llmops.vllm.vllm_service_model:
+  register: vllm_service__model
+"""
+
+RETURN = r"""
+instances:
+  description:
+    - One dictionary per instance, with C(name), C(mode), C(port), C(host), C(url), C(health_url),
+      C(model), C(model_src), C(staged_model), C(model_ref), C(served_model), C(state_dir), C(owner),
+      C(group), C(directories), C(env), C(secret_env), C(unit), C(container_name), C(download),
+      C(health), C(config_files) (current and last good paths), and per runtime C(unit_path),
+      C(env_file), C(argv), C(unit_settings) (systemd) or C(container) (container spec).
+  returned: success
+  type: list
+  elements: dict
+endpoints:
+  description: One per instance, with C(name), C(url), C(port), C(model), C(mode), C(unit), C(container).
+  returned: success
+  type: list
+  elements: dict
+names:
+  description: The instance names.
+  returned: success
+  type: list
+  elements: str
+container_names:
+  description: The container names (container mode).
+  returned: success
+  type: list
+  elements: str
+home:
+  description: The service user's home (the first instance's state directory).
+  returned: success
+  type: str
+rollback:
+  description: Whether last good configurations are kept and restored.
+  returned: success
+  type: bool
+rollback_dir:
+  description: Where the last good configurations are kept.
+  returned: success
+  type: str
+ca_bundle:
+  description: The CA bundle on the host, or empty.
+  returned: success
+  type: str
+secrets:
+  description: Whether any instance carries a secret.
+  returned: success
+  type: bool
+"""

@@ -1,0 +1,268 @@
+"""The vllm_service instance model: one place that validates the role's input and derives every field."""
+
+import copy
+
+import pytest
+
+from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
+    INSTANCE_KEYS, SETTINGS, ModelError, build,
+)
+
+# The role's defaults (roles/vllm_service/defaults/main.yml) as the action plugin hands them over.
+ROLE = {
+    "name": "vllm", "port": 8000, "host": "0.0.0.0", "model": "Qwen/Qwen2.5-1.5B-Instruct", "model_src": "",
+    "served_model_name": "", "extra_args": ["--max-model-len", "512"], "cuda_visible_devices": [], "cpus": "",
+    "cpu_kvcache_space_gib": 4, "environment": {}, "state_dir": "/var/lib/vllm", "container_name": "vllm",
+    "api_key": "",
+    "instances": [], "mode": "systemd", "device": "cpu", "user": "vllm", "group": "vllm",
+    "command": ["/opt/vllm/venv/bin/vllm", "serve"], "venv_path": "/opt/vllm/venv", "ld_preload": "",
+    "cpu_omp_threads_bind": "auto", "use_modelscope": False, "usage_stats": False, "hf_token": "",
+    "ca_bundle": "", "rollback": True, "rollback_dir": "/etc/vllm/last-good", "model_predownload": False,
+    "model_predownload_on": "host", "model_revision": "main", "hf_endpoint": "",
+    "controller_model_cache": "~/.cache/llmops-vllm/hf", "controller_ca_bundle": "",
+    "image": "vllm/vllm-openai-cpu:v0.33.0", "ipc_host": True, "shm_size": "8g", "gpu_count": -1,
+    "restart_policy": "unless-stopped", "limit_nofile": 65535, "restart_sec": 5, "health_timeout": 900,
+    "max_restarts": 2, "predownload_poll_interval": 5, "predownload_timeout": 7200,
+    "advertise_address": "host1.example",
+}
+
+
+def model(**changes):
+    settings = copy.deepcopy(ROLE)
+    settings.update(changes)
+    return build(settings, "host1", "/usr/bin/python3")
+
+
+def instances(listed, **changes):
+    return model(instances=listed, **changes)["instances"]
+
+
+def test_the_fixture_covers_every_setting():
+    assert set(ROLE) == set(SETTINGS)
+    assert set(INSTANCE_KEYS) <= set(ROLE)
+
+
+# ---- resolving the list -------------------------------------------------------------------------
+
+def test_empty_list_is_the_single_role_level_instance():
+    (inst,) = instances([])
+    assert inst["name"] == "vllm" and inst["port"] == 8000 and inst["state_dir"] == "/var/lib/vllm"
+    assert inst["extra_args"] if "extra_args" in inst else True
+
+
+def test_port_given_as_text_becomes_a_number():
+    assert instances([], port="8001")[0]["port"] == 8001
+
+
+def test_instances_inherit_role_settings_and_get_their_own_dirs():
+    out = instances([{"name": "chat", "port": 8000},
+                     {"name": "code", "port": 8001, "model": "Qwen/Qwen2.5-Coder-1.5B", "cpus": "2-3",
+                      "cuda_visible_devices": [1]}])
+    assert [i["name"] for i in out] == ["chat", "code"]
+    assert out[0]["model"] == ROLE["model"] and out[0]["argv"][-2:] == ROLE["extra_args"]
+    assert out[0]["state_dir"] == "/var/lib/chat"
+    assert out[1]["model"] == "Qwen/Qwen2.5-Coder-1.5B" and out[1]["env"]["VLLM_CPU_OMP_THREADS_BIND"] == "2-3"
+    assert out[1]["unit_settings"]["cpu_affinity"] == "2-3" and out[1]["state_dir"] == "/var/lib/code"
+
+
+def test_gpu_ids_reach_the_environment_and_the_container():
+    (inst,) = instances([{"name": "g", "port": 1, "cuda_visible_devices": [0, 1]}], device="gpu")
+    assert inst["env"]["CUDA_VISIBLE_DEVICES"] == "0,1" and "VLLM_CPU_KVCACHE_SPACE" not in inst["env"]
+    (ct,) = instances([{"name": "g", "port": 1, "cuda_visible_devices": [0, 1]}], device="gpu", mode="container")
+    assert ct["container"]["device_requests"] == [{"driver": "nvidia", "capabilities": [["gpu"]], "device_ids": ["0", "1"]}]
+    (allgpu,) = instances([], device="gpu", mode="container")
+    assert allgpu["container"]["device_requests"][0]["count"] == -1 and allgpu["container"]["capabilities"] is None
+
+
+def test_explicit_state_dir_and_container_name_win():
+    (inst,) = instances([{"name": "a", "port": 1, "state_dir": "/data/a", "container_name": "ct-a"}], mode="container")
+    assert inst["state_dir"] == "/data/a" and inst["container_name"] == "ct-a"
+
+
+def test_settings_are_not_changed():
+    settings = copy.deepcopy(ROLE)
+    settings["instances"] = [{"name": "a", "port": 9000}]
+    before = copy.deepcopy(settings)
+    build(settings)
+    assert settings == before
+
+
+def test_vllm_style_cpu_groups_are_accepted():
+    (inst,) = instances([{"name": "a", "port": 1, "cpus": "0-15|16-31"}])
+    assert inst["env"]["VLLM_CPU_OMP_THREADS_BIND"] == "0-15|16-31"
+    assert inst["unit_settings"]["cpu_affinity"] == "0-15,16-31"
+
+
+# ---- derived fields -----------------------------------------------------------------------------
+
+def test_systemd_instance_fields():
+    (inst,) = instances([], served_model_name="tiny", api_key="k", hf_token="t", ca_bundle="/etc/ssl/ca.pem",
+                        model_revision="v1", ld_preload="/usr/lib/libtcmalloc.so")
+    assert inst["unit"] == "vllm.service" and inst["unit_path"] == "/etc/systemd/system/vllm.service"
+    assert inst["env_file"] == "/etc/vllm/vllm.env"
+    assert inst["url"] == "http://127.0.0.1:8000" and inst["health_url"] == "http://127.0.0.1:8000/health"
+    assert inst["argv"] == ["/opt/vllm/venv/bin/vllm", "serve", "--model", ROLE["model"], "--served-model-name", "tiny",
+                            "--host", "0.0.0.0", "--port", "8000", "--revision", "v1", "--max-model-len", "512"]
+    assert inst["secret_env"] == {"HF_TOKEN": "t", "VLLM_API_KEY": "k"}
+    assert "VLLM_API_KEY" not in inst["env"] and "HF_TOKEN" not in inst["env"]
+    assert inst["env"]["HOME"] == "/var/lib/vllm" and inst["env"]["TMPDIR"] == "/var/lib/vllm/tmp"
+    assert inst["env"]["SSL_CERT_FILE"] == "/etc/ssl/ca.pem" and inst["env"]["LD_PRELOAD"] == "/usr/lib/libtcmalloc.so"
+    assert inst["env"]["VLLM_NO_USAGE_STATS"] == "1" and "HF_HUB_OFFLINE" not in inst["env"]
+    assert inst["config_files"] == [
+        {"path": "/etc/systemd/system/vllm.service", "good": "/etc/vllm/last-good/vllm.service", "mode": "0644"},
+        {"path": "/etc/vllm/vllm.env", "good": "/etc/vllm/last-good/vllm.env", "mode": "0600"}]
+    assert inst["owner"] == "vllm" and "/var/lib/vllm/tmp" in inst["directories"]
+    assert inst["download"] is None
+
+
+def test_staged_model_is_served_offline():
+    (inst,) = instances([], model_src="/build/models/tiny-qwen2/", served_model_name="")
+    assert inst["staged_model"] == "/var/lib/vllm/models/tiny-qwen2" == inst["model_ref"]
+    assert inst["argv"][2:4] == ["--model", "/var/lib/vllm/models/tiny-qwen2"]
+    assert inst["env"]["HF_HUB_OFFLINE"] == "1" and inst["served_model"] == inst["staged_model"]
+
+
+def test_container_instance_fields():
+    (inst,) = instances([], mode="container", model_src="/m/tiny", api_key="k", host="127.0.0.1", port=18100,
+                        ipc_host=False, shm_size="2g", ca_bundle="/etc/ssl/certs/ca-certificates.crt")
+    spec = inst["container"]
+    assert spec["command"][:2] == ["--model", "/models/tiny"]
+    assert spec["command"][spec["command"].index("--host") + 1] == "0.0.0.0"
+    assert spec["published_ports"] == ["127.0.0.1:18100:8000"]
+    assert spec["ipc_mode"] is None and spec["shm_size"] == "2g" and spec["capabilities"] == ["SYS_NICE"]
+    assert "/etc/ssl/certs/ca-certificates.crt:/etc/llmops-vllm/ca-bundle.pem:ro" in spec["volumes"]
+    assert spec["env"]["SSL_CERT_FILE"] == "/etc/llmops-vllm/ca-bundle.pem" and "VLLM_API_KEY" not in spec["env"]
+    assert spec["labels"] == {"llmops.vllm.instance": "vllm"}
+    assert inst["owner"] == "root" and inst["unit"] is None and "argv" not in inst
+    assert inst["config_files"] == [{"path": "/etc/vllm/vllm.container.json",
+                                     "good": "/etc/vllm/last-good/vllm.container.json", "mode": "0600"}]
+
+
+def test_endpoints_cover_every_instance():
+    out = model(instances=[{"name": "a", "port": 8000}, {"name": "b", "port": 8001, "served_model_name": "bee",
+                                                          "host": "10.0.0.5"}])
+    assert out["endpoints"] == [
+        {"name": "a", "url": "http://127.0.0.1:8000", "public_url": "http://host1.example:8000",
+         "address": "host1.example", "port": 8000, "model": ROLE["model"], "mode": "systemd",
+         "unit": "a.service", "container": None},
+        {"name": "b", "url": "http://10.0.0.5:8001", "public_url": "http://10.0.0.5:8001", "address": "10.0.0.5",
+         "port": 8001, "model": "bee", "mode": "systemd", "unit": "b.service", "container": None}]
+    assert out["names"] == ["a", "b"] and out["home"] == "/var/lib/a"
+
+
+def test_ipv6_host_is_bracketed_in_the_url():
+    assert instances([], host="::1")[0]["url"] == "http://[::1]:8000"
+
+
+def test_per_instance_api_keys():
+    out = instances([{"name": "a", "port": 1}, {"name": "b", "port": 2, "api_key": "kb"}], api_key="ka")
+    assert [i["secret_env"]["VLLM_API_KEY"] for i in out] == ["ka", "kb"]
+
+
+@pytest.mark.parametrize("where, expected", [
+    ({"model_predownload": True}, {"on_controller": False, "delegate_to": "host1", "cache": "/var/lib/vllm/hf",
+                                    "python": "/opt/vllm/venv/bin/python",
+                                    "progress_file": "/var/lib/vllm/tmp/model-download.json"}),
+    ({"model_predownload": True, "model_predownload_on": "controller"},
+     {"on_controller": True, "delegate_to": "localhost", "cache": "~/.cache/llmops-vllm/hf", "python": "/usr/bin/python3",
+      "progress_file": "~/.cache/llmops-vllm/hf/progress/host1-vllm.json",
+      "push_repo": "/var/lib/vllm/hf/hub/models--Qwen--Qwen2.5-1.5B-Instruct"}),
+    ({"model_predownload": True, "use_modelscope": True}, {"cache": "/var/lib/vllm/modelscope", "source": "modelscope"}),
+])
+def test_download_plan(where, expected):
+    download = instances([], **where)[0]["download"]
+    for key, value in expected.items():
+        assert download[key] == value, key
+
+
+@pytest.mark.parametrize("where", [{"model_predownload": False}, {"model_predownload": True, "model_src": "/m/x"},
+                                   {"model_predownload": True, "model": "/srv/models/x"}])
+def test_nothing_to_download(where):
+    assert instances([], **where)[0]["download"] is None
+
+
+# ---- bad input: every row fails before the host changes, naming the variable --------------------
+
+BAD_INSTANCES = [
+    ([{"port": 8000}], r"\[0\]: name is required"),
+    ([{"name": "a"}], r"\[0\] \(a\): port is required"),
+    ([{"name": "a", "port": 8000, "prot": 1}], r"unknown key\(s\) prot"),
+    ([{"name": "a b", "port": 8000}], "valid unit name"),
+    ([{"name": "a", "port": 70000}], "port must be 1-65535, got 70000"),
+    ([{"name": "a", "port": "x"}], "port must be a number"),
+    ([{"name": "a", "port": 8000}, {"name": "a", "port": 8001}], r"\[1\] \(a\): name a is already used by instance \[0\]"),
+    ([{"name": "a", "port": 8000}, {"name": "b", "port": 8000}], r"\[1\] \(b\): port 8000 is already used"),
+    ([{"name": "a", "port": 8000, "cpus": "0-3;5"}], "cpus must be CPU ids"),
+    ([{"name": "a", "port": 8000, "extra_args": "--x"}], "extra_args must be a list"),
+    ([{"name": "a", "port": 8000, "model": " "}], "model \\(or model_src\\) must name a model"),
+    (["a"], r"\[0\]: must be a dictionary"),
+    # injection and traversal (each of these reached the host before)
+    ([{"name": "a", "port": 1, "state_dir": "/tmp\nExecStartPre=+/usr/bin/touch /tmp/x\n#"}], "state_dir must not contain control"),
+    ([{"name": "..", "port": 1}], "valid unit name"),
+    ([{"name": ".", "port": 1}], "valid unit name"),
+    ([{"name": "a\n", "port": 1}], "valid unit name"),
+    ([{"name": "a", "port": 1, "cpus": "0-3\n"}], "cpus must"),
+    ([{"name": "a", "port": 1, "environment": {"ZZZ\nVLLM_API_KEY": "x"}}], "is not an environment variable name"),
+    ([{"name": "a", "port": 1, "environment": {"A": "x\ny"}}], r"environment\.A must not contain control"),
+    ([{"name": "a", "port": 1, "extra_args": ["--chat-template", "{{ x }}\r\n"]}], "extra_args must not contain control"),
+    ([{"name": "a", "port": 1, "state_dir": "/var/lib/../etc"}], r"state_dir must not contain '\.' or '\.\.'"),
+    ([{"name": "a", "port": 1, "state_dir": "/var/lib"}], "state_dir must be a directory of its own"),
+    ([{"name": "a", "port": 1, "state_dir": "var/lib/a"}], "state_dir must be an absolute path"),
+    ([{"name": "a", "port": 1, "state_dir": "/srv/a b"}], "state_dir must be a path of letters"),
+    ([{"name": "a", "port": 1, "host": "0.0.0.0\nExecStartPre=x"}], "host must not contain control"),
+    ([{"name": "a", "port": 1, "host": "a b"}], "host must be an IP address"),
+    ([{"name": "a", "port": 1, "container_name": "-x"}], "container_name must be a container name"),
+    ([{"name": "a", "port": 1, "extra_args": ["--api-key", "s3cret"]}], "must not carry --api-key"),
+    ([{"name": "a", "port": 1, "extra_args": ["--hf-token=s3cret"]}], "must not carry --hf-token"),
+    ([{"name": "a", "port": 1, "cuda_visible_devices": ["0,1"]}], "cuda_visible_devices must hold GPU"),
+    ([{"name": "a", "port": 1, "model": "org/../../etc"}], "model must not contain '..'"),
+    ([{"name": "a", "port": 1, "api_key": "k\n"}], "api_key must not contain control"),
+    ([{"name": "a", "port": 1, "environment": {"VLLM_API_KEY": "x"}}], "must not set VLLM_API_KEY"),
+]
+
+
+@pytest.mark.parametrize("listed, message", BAD_INSTANCES)
+def test_bad_entries_are_named(listed, message):
+    with pytest.raises(ModelError, match=r"^vllm_service_instances.*" + message):
+        instances(listed)
+
+
+BAD_ROLE = [
+    ({"cpus": "3.5"}, r"^vllm_service_cpus must be CPU ids"),
+    ({"port": 0}, r"^vllm_service_port must be 1-65535"),
+    ({"name": ".."}, r"^vllm_service_name must be a valid unit name"),
+    ({"state_dir": "/tmp\nExecStartPre=+/usr/bin/touch /tmp/x\n#"}, r"^vllm_service_state_dir must not contain control"),
+    ({"model": "", "model_src": ""}, r"^vllm_service_model \(or model_src\) must name a model"),
+    ({"command": []}, r"^vllm_service_command must not be empty"),
+    ({"user": "root"}, r"^vllm_service_user must not be root"),
+    ({"user": "v llm"}, r"^vllm_service_user must be a user/group name"),
+    ({"cpu_kvcache_space_gib": 0}, r"^vllm_service_cpu_kvcache_space_gib must be at least 1"),
+    ({"health_timeout": 0}, r"^vllm_service_health_timeout must be at least 1"),
+    ({"predownload_timeout": 0}, r"^vllm_service_predownload_timeout must be at least 1"),
+    ({"ca_bundle": "certs/ca.pem"}, r"^vllm_service_ca_bundle must be an absolute path"),
+    ({"rollback_dir": "last-good"}, r"^vllm_service_rollback_dir must be an absolute path"),
+    ({"rollback_dir": "/etc"}, r"^vllm_service_rollback_dir must be a directory of its own"),
+    ({"mode": "podman"}, r"^vllm_service_mode must be systemd or container"),
+    ({"advertise_address": "a b"}, r"^vllm_service_advertise_address must be an IP address"),
+    ({"model_revision": "main\nx"}, r"^vllm_service_model_revision must not contain control"),
+    ({"model_revision": "../x"}, r"^vllm_service_model_revision must be a branch"),
+    ({"hf_token": "t\r"}, r"^vllm_service_hf_token must not contain control"),
+    ({"environment": {"1A": "x"}}, r"^vllm_service_environment: '1A' is not"),
+    ({"extra_args": ["--api-key", "x"]}, r"^vllm_service_extra_args must not carry --api-key"),
+    ({"model_predownload": True, "mode": "container"}, r"model_predownload_on=host works in systemd mode"),
+    ({"model_predownload": True, "model_predownload_on": "controller", "use_modelscope": True},
+     r"controller fetches Hugging Face ids only"),
+]
+
+
+@pytest.mark.parametrize("changes, message", BAD_ROLE)
+def test_bad_role_settings_are_named(changes, message):
+    with pytest.raises(ModelError, match=message):
+        model(**changes)
+
+
+def test_missing_settings_are_reported():
+    settings = dict(ROLE)
+    del settings["image"]
+    with pytest.raises(ModelError, match="settings lack image"):
+        build(settings)
