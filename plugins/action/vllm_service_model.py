@@ -12,9 +12,8 @@ from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset()
+    _VALID_ARGS = frozenset(("check_host",))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -31,6 +30,15 @@ class ActionModule(ActionBase):
         except ModelError as err:
             result.update(failed=True, msg="vllm_service: %s" % err)
             return result
+        # A read on the host, before anything changes: a missing CA bundle would fail every hub
+        # download later (and Docker would mount an empty directory in its place).
+        if model["ca_bundle"] and self._task.args.get("check_host", True):
+            found = self._execute_module(module_name="ansible.legacy.stat", task_vars=task_vars,
+                                         module_args={"path": model["ca_bundle"], "get_checksum": False})
+            if not found.get("stat", {}).get("isreg"):
+                result.update(failed=True, msg="vllm_service: vllm_service_ca_bundle %s is not a file on %s"
+                              % (model["ca_bundle"], task_vars.get("inventory_hostname", "the host")))
+                return result
         result.update(changed=False, **model)
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True

@@ -43,7 +43,7 @@ ROLE_SETTINGS = (
     "rollback", "rollback_dir", "model_predownload", "model_predownload_on", "model_revision",
     "hf_endpoint", "controller_model_cache", "controller_ca_bundle", "image", "ipc_host", "shm_size",
     "gpu_count", "restart_policy", "limit_nofile", "restart_sec", "health_timeout", "max_restarts",
-    "predownload_poll_interval", "predownload_timeout", "advertise_address",
+    "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -266,7 +266,7 @@ def _check_role(settings):
     s["venv_path"] = _path(settings["venv_path"], "vllm_service_venv_path")
     s["ld_preload"] = _text(settings["ld_preload"], "vllm_service_ld_preload")
     s["cpu_omp_threads_bind"] = _text(settings["cpu_omp_threads_bind"], "vllm_service_cpu_omp_threads_bind")
-    for key in ("use_modelscope", "usage_stats", "rollback", "model_predownload", "ipc_host"):
+    for key in ("use_modelscope", "usage_stats", "rollback", "model_predownload", "ipc_host", "verify_chat"):
         s[key] = _bool(settings[key])
     s["hf_token"] = _text(settings["hf_token"], "vllm_service_hf_token")
     s["ca_bundle"] = _path(settings["ca_bundle"], "vllm_service_ca_bundle", empty_ok=True)
@@ -478,7 +478,9 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         "unit": unit if not container else None,
         "container_name": inst["container_name"] if container else None,
         "download": _download(role, dict(inst), inventory_hostname, playbook_python),
-        "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"]},
+        # Healthy means /health answers and, with vllm_service_verify_chat, a short chat request too.
+        "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"],
+                   "chat_model": (inst["served_model_name"] or model_ref) if role["verify_chat"] else ""},
     }
     if container:
         spec_file = "%s/%s.container.json" % (CONFIG_DIR, name)

@@ -10,7 +10,7 @@ short_description: Follow a background job to its end, showing the progress it w
 version_added: 0.2.0
 author: llmops.vllm maintainers (@llmops)
 description:
-  - Takes a job started with C(async) and C(poll: 0) (for example C(llmops.vllm.model_download) or the
+  - Takes a job started with C(async) and C(poll=0) (for example C(llmops.vllm.model_download) or the
     offline batch script) and waits for it, printing one line of progress whenever the job's JSON
     progress file changes, at most every O(interval) seconds at first and then at most every 1/15 of
     the time waited (a day-long job prints fewer than 150 lines).
@@ -47,17 +47,8 @@ options:
     description: Remove the job's status file once it ended.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: none
-  diff_mode:
-    support: none
-  action:
-    support: full
-  async:
-    support: none
-  platform:
-    platforms: posix
+notes:
+  - Check mode is not supported (the job it follows does not run in check mode).
 """
 
 EXAMPLES = r"""

@@ -15,7 +15,7 @@ description:
     whether the files on disk are that copy; C(state=restored) puts the copy back.
   - Copies are written to temporary files first and then renamed, so an interrupted run leaves
     either the old or the new set, never a half-written file.
-  - The files may hold secrets: no content, checksum or diff is ever returned.
+  - The files may hold secrets, so no content, checksum or diff is ever returned.
 options:
   files:
     description: The configuration's files.
@@ -40,13 +40,8 @@ options:
     type: str
     choices: [compared, saved, restored]
     default: compared
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+notes:
+  - Check mode is supported; it reports what would be kept or restored without writing.
 """
 
 EXAMPLES = r"""

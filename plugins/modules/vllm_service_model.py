@@ -17,18 +17,15 @@ description:
   - Fails before anything changes, naming the variable (and the instance), on bad input such as
     control characters, C(..) path components, environment names that are not names, system
     directories as state directories, or secrets in C(vllm_service_extra_args).
-  - Runs on the controller only; takes no options.
-options: {}
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
-  platform:
-    platforms: all
+  - Runs on the controller; with O(check_host) it also checks on the host that C(vllm_service_ca_bundle)
+    is a file (a read).
+options:
+  check_host:
+    description: Check on the host what the model refers to there (the CA bundle). V(false) never touches the host.
+    type: bool
+    default: true
 notes:
+  - Check mode is supported; it only reads.
   - The result carries the secrets (API keys, Hugging Face token) and is therefore never displayed.
 """
 

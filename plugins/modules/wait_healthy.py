@@ -53,6 +53,15 @@ options:
   ca_path:
     description: PEM file of CA certificates to trust for C(https) URLs.
     type: path
+  chat_model:
+    description:
+      - Once healthy, the server must also answer one short chat request for this served model
+        (C(/v1/chat/completions), 4 tokens), or the module fails with the server's answer. Empty skips it.
+    type: str
+    default: ""
+  api_key:
+    description: API key for the chat request.
+    type: str
 notes:
   - Check mode is supported; the module only reads.
 """
@@ -83,11 +92,17 @@ logs:
   returned: failure
   type: list
   elements: str
+chat:
+  description: The chat check (O(chat_model)) with C(error) (null when it answered), C(latency_ms) and C(usage).
+  returned: when O(chat_model) is set
+  type: dict
 """
 
 from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.llmops.vllm.plugins.module_utils._openai_client import OpenAIClient, probe_once
 
 from ansible_collections.llmops.vllm.plugins.module_utils._service_health import (
     ServiceFailed,
@@ -113,6 +128,8 @@ def main():
             request_timeout=dict(type="float", default=5.0),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
+            chat_model=dict(type="str", default=""),
+            api_key=dict(type="str", no_log=True),
         ),
         required_one_of=[("unit", "container")],
         mutually_exclusive=[("unit", "container")],
@@ -144,7 +161,23 @@ def main():
             msg="%s: %s%s" % (name, exc, ("\nlast log lines:\n" + tail) if tail else ""),
             state=exc.state, restarts=exc.state.get("restarts", 0), logs=exc.logs,
         )
+    if p["chat_model"]:
+        result["chat"] = chat_check(p)
+        if result["chat"]["error"]:
+            module.fail_json(msg="%s answers %s but not a chat request: %s"
+                             % (p["unit"] or p["container"], p["url"], result["chat"]["error"]), **result)
     module.exit_json(changed=False, **result)
+
+
+def chat_check(p):
+    """One short chat completion, the way a client would ask (base URL = the health URL's)."""
+    base = p["url"].rsplit("/health", 1)[0]
+    client = OpenAIClient(base, api_key=p["api_key"], timeout=max(30.0, p["request_timeout"]),
+                          validate_certs=p["validate_certs"], ca_path=p["ca_path"])
+    out = probe_once(client, ["chat"], model=p["chat_model"], prompt="Hi", max_tokens=4)
+    chat = out["check_results"].get("chat", {})
+    return {"error": str(out["error"]) if out["error"] else None, "latency_ms": chat.get("latency_ms"),
+            "usage": chat.get("usage")}
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ROLE = {
     "image": "vllm/vllm-openai-cpu:v0.33.0", "ipc_host": True, "shm_size": "8g", "gpu_count": -1,
     "restart_policy": "unless-stopped", "limit_nofile": 65535, "restart_sec": 5, "health_timeout": 900,
     "max_restarts": 2, "predownload_poll_interval": 5, "predownload_timeout": 7200,
-    "advertise_address": "host1.example",
+    "advertise_address": "host1.example", "verify_chat": True,
 }
 
 
@@ -113,6 +113,11 @@ def test_systemd_instance_fields():
         {"path": "/etc/vllm/vllm.env", "good": "/etc/vllm/last-good/vllm.env", "mode": "0600"}]
     assert inst["owner"] == "vllm" and "/var/lib/vllm/tmp" in inst["directories"]
     assert inst["download"] is None
+    assert inst["health"] == {"timeout": 900, "max_restarts": 2, "chat_model": "tiny"}
+
+
+def test_chat_verification_can_be_turned_off():
+    assert instances([], verify_chat=False)[0]["health"]["chat_model"] == ""
 
 
 def test_staged_model_is_served_offline():
@@ -139,8 +144,8 @@ def test_container_instance_fields():
 
 
 def test_endpoints_cover_every_instance():
-    out = model(instances=[{"name": "a", "port": 8000}, {"name": "b", "port": 8001, "served_model_name": "bee",
-                                                          "host": "10.0.0.5"}])
+    listed = [{"name": "a", "port": 8000}, {"name": "b", "port": 8001, "served_model_name": "bee", "host": "10.0.0.5"}]
+    out = model(instances=listed)
     assert out["endpoints"] == [
         {"name": "a", "url": "http://127.0.0.1:8000", "public_url": "http://host1.example:8000",
          "address": "host1.example", "port": 8000, "model": ROLE["model"], "mode": "systemd",
@@ -160,9 +165,9 @@ def test_per_instance_api_keys():
 
 
 @pytest.mark.parametrize("where, expected", [
-    ({"model_predownload": True}, {"on_controller": False, "delegate_to": "host1", "cache": "/var/lib/vllm/hf",
-                                    "python": "/opt/vllm/venv/bin/python",
-                                    "progress_file": "/var/lib/vllm/tmp/model-download.json"}),
+    ({"model_predownload": True},
+     {"on_controller": False, "delegate_to": "host1", "cache": "/var/lib/vllm/hf", "python": "/opt/vllm/venv/bin/python",
+      "progress_file": "/var/lib/vllm/tmp/model-download.json"}),
     ({"model_predownload": True, "model_predownload_on": "controller"},
      {"on_controller": True, "delegate_to": "localhost", "cache": "~/.cache/llmops-vllm/hf", "python": "/usr/bin/python3",
       "progress_file": "~/.cache/llmops-vllm/hf/progress/host1-vllm.json",
