@@ -44,6 +44,27 @@ CASES = [
     ({"vllm_service_ca_bundle": "/etc/ssl/certs/no-such-bundle.pem"}, "vllm_service_ca_bundle"),
     ({"vllm_service_model_predownload": True, "vllm_service_model_predownload_on": "controller",
       "vllm_service_use_modelscope": True}, "vllm_service_model_predownload_on"),
+    # Values that would change the meaning of a unit, env file or path (each reached the host before).
+    ({"vllm_service_instances": [{"name": "a", "port": 8000},
+                                 {"name": "b", "port": 8001, "state_dir": "/tmp\nExecStartPre=+/usr/bin/touch /tmp/pwned\n#"}]},
+     "vllm_service_instances"),
+    ({"vllm_service_instances": [{"name": "..", "port": 8000}]}, "vllm_service_instances"),
+    ({"vllm_service_name": "vllm\n"}, "vllm_service_name"),
+    ({"vllm_service_cpus": "0-1\n"}, "vllm_service_cpus"),
+    ({"vllm_service_environment": {"ZZZ\nVLLM_API_KEY": "x"}}, "vllm_service_environment"),
+    ({"vllm_service_extra_args": ["--chat-template", "tmpl\r\nExecStartPre=/bin/true"]}, "vllm_service_extra_args"),
+    ({"vllm_service_extra_args": ["--api-key", "s3cret"]}, "vllm_service_extra_args"),
+    ({"vllm_service_state_dir": "/var/lib"}, "vllm_service_state_dir"),
+    ({"vllm_service_state_dir": "/var/lib/../../etc"}, "vllm_service_state_dir"),
+    ({"vllm_service_host": "0.0.0.0\nExecStartPre=/bin/true"}, "vllm_service_host"),
+]
+
+# The same refusals when a role is used alone in a play with gather_facts: false.
+ALONE = [
+    ("llmops.vllm.uv_python", {"uv_python_uv_version": "latest"}, "uv_python_uv_version"),
+    ("llmops.vllm.vllm_cpu_build", {"vllm_cpu_build_version": "newest"}, "vllm_cpu_build_version"),
+    ("llmops.vllm.vllm_service", {"vllm_service_port": 0}, "vllm_service_port"),
+    ("llmops.vllm.vllm_service", {"vllm_service_instances": [{"name": "..", "port": 8000}]}, "vllm_service_instances"),
 ]
 
 
@@ -66,6 +87,19 @@ def test_bad_input_fails_early_naming_the_variable(systemd_host, tmp_path, extra
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
     assert variable in out, out
+    recap = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)" % systemd_host.name, out)
+    assert recap and recap.group(1) == "0" and recap.group(2) == "1", out
+    host_untouched(systemd_host)
+
+
+@pytest.mark.parametrize("role,extra_vars,variable", ALONE, ids=["%s:%s" % (c[0].split(".")[-1], c[2]) for c in ALONE])
+def test_a_role_alone_without_facts_refuses_by_name(systemd_host, tmp_path, role, extra_vars, variable):
+    inventory = systemd_host.inventory(tmp_path)
+    res = ansible_playbook("tests/system/playbooks/one_role.yml", inventory, dict(extra_vars, one_role=role))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert variable in out, out
+    assert "has no attribute" not in out, out  # not a crash on missing facts
     recap = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)" % systemd_host.name, out)
     assert recap and recap.group(1) == "0" and recap.group(2) == "1", out
     host_untouched(systemd_host)
