@@ -14,6 +14,8 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ansible_collections.llmops.vllm.plugins.module_utils._vllm_env import vllm_environment
+
 # Keys an instance of vllm_service_instances may set: each mirrors the role variable
 # vllm_service_<key>, which is its default. Adding an instance key = one entry here (its kind and
 # check) + its argument-spec entry; everything else reads the resolved instance.
@@ -44,6 +46,8 @@ ROLE_SETTINGS = (
     "hf_endpoint", "controller_model_cache", "controller_ca_bundle", "image", "ipc_host", "shm_size",
     "gpu_count", "restart_policy", "limit_nofile", "restart_sec", "health_timeout", "max_restarts",
     "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
+    "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
+    "container_log_max_files",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -62,6 +66,8 @@ GPU_ID_RE = re.compile(r"[A-Za-z0-9-]+")
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PATH_RE = re.compile(r"/[A-Za-z0-9._/@+,=-]*")
 REVISION_RE = re.compile(r"[A-Za-z0-9._/-]+")
+MEMORY_RE = re.compile(r"\d+[KMGT]?|\d{1,2}%|100%|infinity")
+SIZE_RE = re.compile(r"\d+[kmg]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # everything but TAB
 # Directories that must never become an instance's state dir (it is chowned to the service user).
 SYSTEM_DIRS = frozenset((
@@ -293,6 +299,21 @@ def _check_role(settings):
     s["restart_policy"] = _text(settings["restart_policy"], "vllm_service_restart_policy")
     s["limit_nofile"] = _int(settings["limit_nofile"], "vllm_service_limit_nofile", 1)
     s["restart_sec"] = _int(settings["restart_sec"], "vllm_service_restart_sec", 0)
+    s["start_limit_burst"] = _int(settings["start_limit_burst"], "vllm_service_start_limit_burst", 1)
+    s["start_limit_interval_sec"] = _int(settings["start_limit_interval_sec"], "vllm_service_start_limit_interval_sec", 1)
+    s["oom_score_adjust"] = _int(settings["oom_score_adjust"], "vllm_service_oom_score_adjust", -1000, 1000)
+    s["memory_max"] = _text(settings["memory_max"], "vllm_service_memory_max").strip()
+    if s["memory_max"] and not MEMORY_RE.fullmatch(s["memory_max"]):
+        raise ModelError("vllm_service_memory_max must be bytes with an optional K/M/G/T suffix, a percentage or "
+                         "infinity (systemd's MemoryMax=), got %r" % s["memory_max"])
+    if s["memory_max"] and s["mode"] == "container" and not re.fullmatch(r"\d+[KMGT]?", s["memory_max"]):
+        raise ModelError("vllm_service_memory_max must be bytes with an optional K/M/G/T suffix in container mode "
+                         "(Docker's --memory), got %r" % s["memory_max"])
+    s["container_log_max_size"] = _text(settings["container_log_max_size"], "vllm_service_container_log_max_size")
+    if not SIZE_RE.fullmatch(s["container_log_max_size"]):
+        raise ModelError("vllm_service_container_log_max_size must be a size like 50m, got %r"
+                         % s["container_log_max_size"])
+    s["container_log_max_files"] = _int(settings["container_log_max_files"], "vllm_service_container_log_max_files", 1)
     s["health_timeout"] = _int(settings["health_timeout"], "vllm_service_health_timeout", 1)
     s["max_restarts"] = _int(settings["max_restarts"], "vllm_service_max_restarts", 0)
     s["predownload_poll_interval"] = _int(settings["predownload_poll_interval"],
@@ -314,41 +335,28 @@ def _check_role(settings):
 
 def _environment(role, inst, container):
     """(public env, secret env) of one instance; the secrets go only into 0600 files."""
-    state = inst["state_dir"]
+    hub_offline = bool(inst["model_src"] or role["model_predownload"])
+    common = {
+        "device": role["device"], "cpu_kvcache_space_gib": inst["cpu_kvcache_space_gib"],
+        "cpu_omp_threads_bind": inst["cpus"] or role["cpu_omp_threads_bind"],
+        "cuda_visible_devices": inst["cuda_visible_devices"], "usage_stats": role["usage_stats"],
+        "hub_offline": hub_offline,
+    }
     if container:
-        env = {"HF_HOME": CONTAINER_HF_HOME}
+        # The image's own HOME and caches; only the hub cache is mounted (/root/.cache/huggingface).
+        env = {k: v for k, v in vllm_environment(dict(common, state_dir="/root")).items()
+               if k not in ("HOME", "VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "TMPDIR")}
+        env["HF_HOME"] = CONTAINER_HF_HOME
     else:
-        # vLLM's scratch and caches in the service's own state dir: left alone it writes sockets and
-        # a ~150 MB precompiled header to /tmp on every start.
-        env = {
-            "HOME": state,
-            "HF_HOME": state + "/hf",
-            "VLLM_CACHE_ROOT": state + "/cache/vllm",
-            "TORCHINDUCTOR_CACHE_DIR": state + "/cache/torchinductor",
-            "TRITON_CACHE_DIR": state + "/cache/triton",
-            "TMPDIR": state + "/tmp",
-            "MODELSCOPE_CACHE": state + "/modelscope",
-        }
+        env = vllm_environment(dict(common, state_dir=inst["state_dir"], ld_preload=role["ld_preload"]))
+        env["MODELSCOPE_CACHE"] = inst["state_dir"] + "/modelscope"
     env["VLLM_USE_MODELSCOPE"] = "True" if role["use_modelscope"] else "False"
-    # A staged or pre-downloaded model needs no hub: don't let transformers/vLLM try one
-    # (air-gapped hosts hang on it).
-    if inst["model_src"] or role["model_predownload"]:
-        env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     if role["hf_endpoint"]:
         env["HF_ENDPOINT"] = role["hf_endpoint"]
     if role["ca_bundle"]:
         # httpx (huggingface_hub >= 1.0) reads SSL_CERT_FILE; requests the other two.
         ca = CONTAINER_CA_PATH if container else role["ca_bundle"]
         env.update({"SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "CURL_CA_BUNDLE": ca})
-    if not role["usage_stats"]:
-        env.update({"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"})
-    if role["device"] == "cpu":
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(inst["cpu_kvcache_space_gib"])
-        env["VLLM_CPU_OMP_THREADS_BIND"] = inst["cpus"] or role["cpu_omp_threads_bind"]
-    elif inst["cuda_visible_devices"]:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(inst["cuda_visible_devices"])
-    if role["ld_preload"] and not container:
-        env["LD_PRELOAD"] = role["ld_preload"]
     env.update(inst["environment"])
 
     secrets = {}
@@ -397,6 +405,10 @@ def _container_spec(role, inst, env, model_ref):
         "device_requests": device_requests,
         "cpuset_cpus": inst["cpus"].replace("|", ",") or None,
         "restart_policy": role["restart_policy"],
+        # Docker's json-file logs grow without bound unless rotated.
+        "log_driver": "json-file",
+        "log_options": {"max-size": role["container_log_max_size"], "max-file": str(role["container_log_max_files"])},
+        "memory": role["memory_max"] or None,
         "labels": {LABEL: inst["name"]},
     }
 
@@ -500,6 +512,10 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             "cpu_affinity": inst["cpus"].replace("|", ","),
             "restart_sec": role["restart_sec"],
             "limit_nofile": role["limit_nofile"],
+            "start_limit_burst": role["start_limit_burst"],
+            "start_limit_interval_sec": role["start_limit_interval_sec"],
+            "oom_score_adjust": role["oom_score_adjust"],
+            "memory_max": role["memory_max"],
         }
         result["config_files"] = [
             {"path": result["unit_path"], "good": "%s/%s" % (good, unit), "mode": "0644"},

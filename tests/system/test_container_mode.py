@@ -65,6 +65,8 @@ def deployment(standin_image, tmp_path_factory):
         yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra)
     finally:
         docker("rm", "-f", NAME, check=False)
+        # the container's settings file the role keeps on the host (this machine, here)
+        Path("/etc/vllm/%s.container.json" % NAME).unlink(missing_ok=True)
 
 
 def recap(run):
@@ -91,6 +93,8 @@ def test_container_runs_with_the_settings(deployment):
     assert any(m["Source"] == "/etc/ssl/certs/ca-certificates.crt" and m["Destination"] == "/etc/llmops-vllm/ca-bundle.pem"
                and not m["RW"] for m in info["Mounts"])
     assert "SSL_CERT_FILE=/etc/llmops-vllm/ca-bundle.pem" in info["Config"]["Env"]
+    # logs rotate (vllm_service_container_log_max_size / _max_files)
+    assert info["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "50m", "max-file": "3"}}
 
 
 def test_secret_not_in_ansible_output(deployment):

@@ -42,7 +42,7 @@ def test_env_file_is_private(host):
     env = host.file("/etc/vllm/vllm.env")
     assert env.exists
     assert env.mode == 0o600
-    assert env.user == "vllm"
+    assert env.user == "root"  # root-owned: the service user cannot rewrite its own settings
     assert 'VLLM_CPU_KVCACHE_SPACE="1"' in env.content_string
     for key in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # vllm_service_ca_bundle
         assert '%s="/etc/ssl/certs/ca-certificates.crt"' % key in env.content_string
@@ -58,7 +58,7 @@ def test_caches_and_scratch_in_state_dir(host):
 
 def test_unit_is_hardened(host):
     unit = host.file("/etc/systemd/system/vllm.service").content_string
-    for line in ("Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=full", "User=vllm", "Type=exec"):
+    for line in ("Restart=always", "NoNewPrivileges=yes", "ProtectSystem=full", "User=vllm", "Type=exec"):
         assert line in unit
 
 

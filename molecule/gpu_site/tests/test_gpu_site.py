@@ -84,7 +84,7 @@ def test_unit_runs_vllm_serve_with_the_fleet_settings(host):
 
 def test_cuda_settings_reach_the_server(host):
     env_file = host.file(ENV_FILE)
-    assert env_file.user == "vllm" and env_file.mode == 0o600
+    assert env_file.user == "root" and env_file.mode == 0o600
     env = dict(line.split("=", 1) for line in env_file.content_string.splitlines() if "=" in line and not line.startswith("#"))
     env = {key: value.strip('"') for key, value in env.items()}  # systemd unquotes EnvironmentFile values
     assert env["CUDA_VISIBLE_DEVICES"] == "0"

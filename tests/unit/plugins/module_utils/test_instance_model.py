@@ -23,7 +23,9 @@ ROLE = {
     "image": "vllm/vllm-openai-cpu:v0.33.0", "ipc_host": True, "shm_size": "8g", "gpu_count": -1,
     "restart_policy": "unless-stopped", "limit_nofile": 65535, "restart_sec": 5, "health_timeout": 900,
     "max_restarts": 2, "predownload_poll_interval": 5, "predownload_timeout": 7200,
-    "advertise_address": "host1.example", "verify_chat": True,
+    "advertise_address": "host1.example", "verify_chat": True, "start_limit_burst": 10,
+    "start_limit_interval_sec": 300, "oom_score_adjust": 500, "memory_max": "", "container_log_max_size": "50m",
+    "container_log_max_files": 3,
 }
 
 
@@ -114,6 +116,8 @@ def test_systemd_instance_fields():
     assert inst["owner"] == "vllm" and "/var/lib/vllm/tmp" in inst["directories"]
     assert inst["download"] is None
     assert inst["health"] == {"timeout": 900, "max_restarts": 2, "chat_model": "tiny"}
+    assert inst["unit_settings"]["start_limit_burst"] == 10 and inst["unit_settings"]["oom_score_adjust"] == 500
+    assert inst["unit_settings"]["memory_max"] == ""
 
 
 def test_chat_verification_can_be_turned_off():
@@ -138,6 +142,8 @@ def test_container_instance_fields():
     assert "/etc/ssl/certs/ca-certificates.crt:/etc/llmops-vllm/ca-bundle.pem:ro" in spec["volumes"]
     assert spec["env"]["SSL_CERT_FILE"] == "/etc/llmops-vllm/ca-bundle.pem" and "VLLM_API_KEY" not in spec["env"]
     assert spec["labels"] == {"llmops.vllm.instance": "vllm"}
+    assert spec["log_driver"] == "json-file" and spec["log_options"] == {"max-size": "50m", "max-file": "3"}
+    assert spec["memory"] is None
     assert inst["owner"] == "root" and inst["unit"] is None and "argv" not in inst
     assert inst["config_files"] == [{"path": "/etc/vllm/vllm.container.json",
                                      "good": "/etc/vllm/last-good/vllm.container.json", "mode": "0600"}]
@@ -249,6 +255,10 @@ BAD_ROLE = [
     ({"rollback_dir": "/etc"}, r"^vllm_service_rollback_dir must be a directory of its own"),
     ({"mode": "podman"}, r"^vllm_service_mode must be systemd or container"),
     ({"advertise_address": "a b"}, r"^vllm_service_advertise_address must be an IP address"),
+    ({"memory_max": "lots"}, r"^vllm_service_memory_max must be bytes"),
+    ({"memory_max": "50%", "mode": "container"}, r"^vllm_service_memory_max must be bytes .* in container mode"),
+    ({"oom_score_adjust": 2000}, r"^vllm_service_oom_score_adjust must be -1000-1000"),
+    ({"container_log_max_size": "1 GB"}, r"^vllm_service_container_log_max_size must be a size"),
     ({"model_revision": "main\nx"}, r"^vllm_service_model_revision must not contain control"),
     ({"model_revision": "../x"}, r"^vllm_service_model_revision must be a branch"),
     ({"hf_token": "t\r"}, r"^vllm_service_hf_token must not contain control"),
