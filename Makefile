@@ -66,7 +66,7 @@ sanity: venv collections ## ansible-test sanity on a copy of the collection
 units: venv collections ## unit tests (module_utils, modules, filters)
 	pytest -q tests/unit
 
-galaxy: prereqs ## the Galaxy tarball: build, contents, galaxy-importer, install offline + deploy via llmops.vllm.site
+galaxy: prereqs ## the Galaxy tarball: build, contents, galaxy-importer, offline install + llmops.vllm.site --check from it (GALAXY_CONVERGE=1: + a converge)
 	tools/galaxy-check.sh all
 
 system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)

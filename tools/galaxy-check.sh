@@ -10,7 +10,9 @@
 #   tools/galaxy-check.sh all        all of the above, in that order
 # Env: GALAXY_REPOSITORY  the project's repository URL written into the tarball (galaxy.yml has none yet;
 #                         Galaxy requires one to publish); GALAXY_TEST_HOST  name of the test host container
-#                         (llmops-vllm-galaxy); GALAXY_CONVERGE=0  check mode only, no real converge.
+#                         (llmops-vllm-galaxy); GALAXY_CONVERGE=1  also one real converge (about 6 minutes
+#                         on a busy 2-core machine, so not by default); LLMOPS_WHEELHOUSE, LLMOPS_MODEL_DIR
+#                         as for `make demo`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,8 +23,10 @@ version=$("$py" -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["versi
 tarball="$out/llmops-vllm-$version.tar.gz"
 importer_venv="$root/build/importer-venv"
 importer_version=0.4.44
+export LLMOPS_WHEELHOUSE=${LLMOPS_WHEELHOUSE:-${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm}/wheelhouse-cpu-cp311}
+export LLMOPS_MODEL_DIR=${LLMOPS_MODEL_DIR:-$root/build/models/tiny-qwen2}
 
-say() { printf '\n== galaxy: %s\n' "$*" >&2; }
+say() { printf '\n== galaxy [%s]: %s\n' "$(date -u +%T)" "$*" >&2; }
 
 # Stage the files git knows (tracked, plus new ones not ignored) that exist, then let ansible-galaxy
 # apply build_ignore. $1: output dir, $2: repository URL to write into galaxy.yml (optional).
@@ -284,7 +288,12 @@ YML
     "${env_clean[@]}" "$bin/ansible-playbook" llmops.vllm.site -i "$work/inventory" --check >"$work/check.log" 2>&1 \
       || { tail -40 "$work/check.log"; exit 1; }
     grep -A12 'PLAY RECAP' "$work/check.log"
-    if [ "${GALAXY_CONVERGE:-1}" != 0 ]; then
+    # Check mode runs none of our modules on a bare host: run one (with its module_utils) for real.
+    say "install: ansible -m llmops.vllm.nvidia_smi_info (a collection module on the host, no GPU there)"
+    "${env_clean[@]}" "$bin/ansible" cpu_hosts -i "$work/inventory" -m llmops.vllm.nvidia_smi_info >"$work/module.log" 2>&1 \
+      || { cat "$work/module.log"; exit 1; }
+    grep -q '"nvidia_smi_present": false' "$work/module.log" || { cat "$work/module.log"; exit 1; }
+    if [ "${GALAXY_CONVERGE:-0}" = 1 ]; then
       say "install: ansible-playbook llmops.vllm.site (converge: uv, vLLM CPU from the wheelhouse, the unit, the play's chat probe on the host)"
       # --enforce-eager: no torch.compile at the server's first start (minutes on a small CI machine).
       "${env_clean[@]}" "$bin/ansible-playbook" llmops.vllm.site -i "$work/inventory" \
@@ -294,7 +303,9 @@ YML
     fi
   ) >&2 || rc=$?
   docker rm -f "$host" >/dev/null 2>&1 || true
-  if [ $rc -eq 0 ]; then rm -rf "$work"; echo "installed from the tarball and deployed through llmops.vllm.site" >&2
+  if [ $rc -eq 0 ]; then
+    rm -rf "$work"
+    echo "installed from the tarball; llmops.vllm.site ran from it ($([ "${GALAXY_CONVERGE:-0}" = 1 ] && echo 'check mode + converge' || echo 'check mode; GALAXY_CONVERGE=1 adds a converge'))" >&2
   else echo "logs in $work" >&2; fi
   return $rc
 }
