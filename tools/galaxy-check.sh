@@ -148,11 +148,13 @@ do_importer() {
     target="$tmpdir/llmops-vllm-$version.tar.gz"
   fi
   say "galaxy-importer $(basename "$tarball") (local mode)"
+  # ansible-lint off here: `make lint` runs the same ansible-lint (production profile), and the importer
+  # only logs its findings (it never rejects on them); on a busy 2-core machine it costs ~2.5 minutes.
   cat >"$tmpdir/galaxy-importer.cfg" <<'CFG'
 [galaxy-importer]
 LOCAL_IMAGE_DOCKER = False
 RUN_ANSIBLE_TEST = False
-RUN_ANSIBLE_LINT = True
+RUN_ANSIBLE_LINT = False
 RUN_ANSIBLE_DOC = True
 RUN_FLAKE8 = True
 CHECK_REQUIRED_TAGS = False
