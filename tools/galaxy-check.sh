@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out="$root/build/galaxy"
-py=${PYTHON:-$root/.venv/bin/python}
+py=${GALAXY_PYTHON:-$root/.venv/bin/python}   # the dev venv (ansible-core, PyYAML)
 bin=$(dirname "$py")
 version=$("$py" -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
 tarball="$out/llmops-vllm-$version.tar.gz"
