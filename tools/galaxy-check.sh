@@ -56,11 +56,15 @@ with tarfile.open(sys.argv[1]) as t:
 PY
 }
 
+built=0
 do_build() {
   say "build $tarball"
   build_into "$out" "${GALAXY_REPOSITORY:-}"
   ls -l "$tarball" >&2
+  built=1
 }
+# Every check works on a tarball of the tree as it is now, built once per run.
+ensure_built() { [ $built = 1 ] || do_build; }
 
 junk_files=(); created=()
 remove_junk() {
@@ -70,7 +74,7 @@ remove_junk() {
 }
 
 do_contents() {
-  [ -f "$tarball" ] || do_build
+  ensure_built
   say "contents: allowlist"
   # What users get; everything else (molecule/, tests/, most of tools/, build/, Makefile, ...) is dev-only.
   listing "$tarball" | "$py" -c '
@@ -104,7 +108,7 @@ if bad or missing:
     [ -e "$d" ] || created+=("$d")
   done
   for f in "${junk_files[@]}"; do [ ! -e "$f" ] || { echo "$f exists: remove it first" >&2; return 1; }; done
-  trap remove_junk EXIT
+  trap remove_junk EXIT; trap 'exit 130' INT TERM
   mkdir -p "${junk_dirs[@]}"
   for f in "${junk_files[@]}"; do echo junk >"$f"; done
   local rc=0 tmpdir
@@ -128,7 +132,7 @@ if bad or missing:
 }
 
 do_importer() {
-  [ -f "$tarball" ] || do_build
+  ensure_built
   if [ "$("$importer_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("galaxy-importer"))' 2>/dev/null)" \
        != "$importer_version" ]; then
     say "galaxy-importer $importer_version into $importer_venv (its own venv: it pins ansible-core)"
@@ -227,7 +231,7 @@ PY
 }
 
 do_install() {
-  [ -f "$tarball" ] || do_build
+  ensure_built
   [ -d build/collections/ansible_collections/community/docker ] || PYTHON="$py" tools/vendor-collections.sh
   local work host=${GALAXY_TEST_HOST:-llmops-vllm-galaxy}
   work=$(mktemp -d /tmp/llmops-galaxy.XXXXXX)
@@ -280,6 +284,7 @@ all:
           ansible_host: $host
 YML
   say "install: test host $host (wheelhouse at /opt/wheelhouse)"
+  trap "docker rm -f '$host' >/dev/null 2>&1 || true" EXIT; trap 'exit 130' INT TERM
   tools/run-test-host.sh "$host" --hostname galaxy-test -v "$LLMOPS_WHEELHOUSE:/opt/wheelhouse:ro"
   local rc=0
   (
@@ -305,6 +310,7 @@ YML
     fi
   ) >&2 || rc=$?
   docker rm -f "$host" >/dev/null 2>&1 || true
+  trap - EXIT
   if [ $rc -eq 0 ]; then
     rm -rf "$work"
     echo "installed from the tarball; llmops.vllm.site ran from it ($([ "${GALAXY_CONVERGE:-0}" = 1 ] && echo 'check mode + converge' || echo 'check mode; GALAXY_CONVERGE=1 adds a converge'))" >&2
