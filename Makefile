@@ -13,7 +13,7 @@ export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
 export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm gpu_site
 
-.PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units system molecule clean
+.PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,13 +66,28 @@ sanity: venv collections ## ansible-test sanity on a copy of the collection
 units: venv collections ## unit tests (module_utils, modules, filters)
 	pytest -q tests/unit
 
+# meta/runtime.yml claims ansible-core 2.19.x: the units also run on its oldest release.
+ANSIBLE_CORE_OLDEST ?= 2.19.0
+OLDEST := build/venv-ansible-core-$(ANSIBLE_CORE_OLDEST)
+$(OLDEST)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(OLDEST)
+	grep -vE '^(ansible-core|ansible-lint|molecule|antsibull)' requirements-dev.txt >$(OLDEST)/requirements.txt
+	$(OLDEST)/bin/pip install -q -r $(OLDEST)/requirements.txt ansible-core==$(ANSIBLE_CORE_OLDEST)
+	touch $@
+
+units-oldest: $(OLDEST)/.installed collections ## unit tests on the oldest ansible-core meta/runtime.yml claims (2.19.0)
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+galaxy: prereqs ## the Galaxy tarball: build, contents, galaxy-importer, offline install + llmops.vllm.site --check from it (GALAXY_CONVERGE=1: + a converge)
+	tools/galaxy-check.sh all
+
 system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
 	pytest -q -p no:cacheprovider tests/system
 
 molecule: prereqs variants ## Molecule scenarios on real systemd container hosts
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
-test: lint sanity units system molecule ## everything CI runs
+test: lint sanity units units-oldest galaxy system molecule ## everything CI runs
 
 clean: demo-clean
 	rm -rf build

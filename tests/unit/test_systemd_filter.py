@@ -1,6 +1,7 @@
 """The systemd quoting filters: what a unit file needs so argv survives systemd's parsing."""
 
-from ansible_collections.llmops.vllm.plugins.filter.systemd import systemd_env_value, systemd_exec
+from ansible_collections.llmops.vllm.plugins.filter.systemd_env_value import systemd_env_value
+from ansible_collections.llmops.vllm.plugins.filter.systemd_exec import systemd_exec
 
 
 def test_exec_quotes_every_word():

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for writing systemd unit files."""
+"""Filter systemd_exec: an argv list as a systemd ExecStart= command line (one file per filter, so
+ansible-doc and Galaxy show each filter's own documentation)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ options:
     type: list
     elements: str
     required: true
+seealso:
+  - plugin: llmops.vllm.systemd_env_value
+    plugin_type: filter
 """
 
 EXAMPLES = r"""
 - name: Render a unit line
   ansible.builtin.debug:
     msg: "ExecStart={{ ['/opt/venv/bin/vllm', 'serve', 'Qwen/Qwen2.5 1.5B'] | llmops.vllm.systemd_exec }}"
+  # ExecStart="/opt/venv/bin/vllm" "serve" "Qwen/Qwen2.5 1.5B"
 """
 
 RETURN = r"""
@@ -51,12 +56,6 @@ def systemd_exec(argv):
     return " ".join(systemd_quote(w) for w in argv)
 
 
-def systemd_env_value(value):
-    """A value for an C(EnvironmentFile=) line: double-quoted, no specifier/variable expansion there."""
-    value = str(value)
-    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 class FilterModule:
     def filters(self):
-        return {"systemd_exec": systemd_exec, "systemd_env_value": systemd_env_value}
+        return {"systemd_exec": systemd_exec}
