@@ -482,8 +482,9 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         # Owned by the server's user (root in container mode, where the container runs as root).
         "owner": owner,
         "group": group,
+        # Created in this order with links refused (the staged model's directory too).
         "directories": [state + d for d in ("", "/hf", "/models")]
-        + ([] if container else [state + "/cache", state + "/tmp"]),
+        + ([] if container else [state + "/cache", state + "/tmp"]) + ([staged] if staged else []),
         "env": env,
         "secret_env": secrets,
         "api_key": inst["api_key"],

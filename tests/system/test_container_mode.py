@@ -129,6 +129,21 @@ def test_last_good_settings_are_private(deployment):
     assert oct(good.parent.stat().st_mode & 0o777) == "0o700"
 
 
+def test_a_changed_staged_model_restarts_the_container(deployment, tmp_path):
+    """The staged model changed on the controller (here: one more file), nothing else: the container
+    must restart to load it (systemd mode always did; container mode did not)."""
+    import shutil
+    src = tmp_path / "v2" / MODEL_DIR.name
+    shutil.copytree(MODEL_DIR, src)
+    (src / "NOTES.md").write_text("a new revision of the staged model\n")
+    before = json.loads(docker("inspect", NAME).stdout)[0]["State"]["StartedAt"]
+    res = ansible_playbook("site.yml", deployment.inventory, dict(deployment.extra, vllm_service_model_src=str(src)))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    after = json.loads(docker("inspect", NAME).stdout)[0]["State"]
+    assert after["Running"] and after["StartedAt"] != before
+    assert chat_with_key()["usage"]["completion_tokens"] > 0
+
+
 def test_bad_arguments_fail_fast_and_roll_back(deployment):
     """A server that cannot start (bad argument) is reported as a crash loop with its log, long
     before the health timeout (600 s here), and the last good container serves again."""

@@ -3,7 +3,9 @@
 1. Secrets: a -vvv re-converge that turns on an API key and an HF token. Neither value may appear
    in the output; both land only in the root-owned 0600 env file; the API then
    requires the key.
-2. Fault: the vLLM process killed with SIGKILL comes back healthy without intervention
+2. A link the service user planted in its own state directory: the next converge refuses it by
+   name, and root neither chowns nor writes the link's target.
+3. Fault: the vLLM process killed with SIGKILL comes back healthy without intervention
    (systemd Restart=always); the recovery time is printed for benchmarks/RESULTS.md.
 """
 
@@ -70,6 +72,31 @@ def test_secrets_stay_out_of_verbose_output(host, tmp_path):
 
     assert get("/v1/models") == 401
     assert get("/v1/models", key=API_KEY) == 200
+
+
+def test_a_link_planted_by_the_service_user_is_refused(host, tmp_path):
+    """Code running as the service user (a model's remote code, a vLLM bug) can replace a directory
+    in its state dir with a link; root must not follow it (chown it, write into it)."""
+    host.run("install -d -o root -g root -m 0755 /srv/root-only")
+    plant = host.run("runuser -u vllm -- sh -c 'mv /var/lib/vllm/cache /var/lib/vllm/cache.real "
+                     "&& ln -s /srv/root-only /var/lib/vllm/cache'")
+    assert plant.rc == 0, plant.stderr
+    try:
+        secrets = tmp_path / "secrets.json"
+        secrets.write_text(json.dumps({"vllm_service_api_key": API_KEY, "vllm_service_hf_token": HF_TOKEN}))
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        res = subprocess.run(
+            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"), "-e", "@%s" % secrets],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, out[-3000:]
+        assert "/var/lib/vllm/cache" in out and "already exists as a link" in out, out[-3000:]
+        target = host.file("/srv/root-only")
+        assert target.user == "root" and target.group == "root" and target.mode == 0o755
+        assert host.run("ls -A /srv/root-only").stdout.strip() == ""
+    finally:
+        host.run("rm /var/lib/vllm/cache && mv /var/lib/vllm/cache.real /var/lib/vllm/cache")
+    assert host.file("/var/lib/vllm/cache").is_directory and get("/health") == 200
 
 
 def test_sigkill_recovers_without_intervention(host):
