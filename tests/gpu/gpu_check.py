@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """GPU check for a real NVIDIA host with no network (llmops.vllm; `make gpu-check`).
 
@@ -65,6 +64,7 @@ def run(cmd, cap, **kwargs):
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors='replace') if isinstance(exc.stdout, bytes) else (exc.stdout or '')
         return subprocess.CompletedProcess(cmd, 124, out + '\n(timed out: the check has %d s in all)' % BUDGET_S)
+
 
 # The CUDA probe: the host's PyTorch when the interpreter has it, else libcuda via ctypes.
 PROBE = r'''
@@ -366,7 +366,7 @@ def driver_facts_from_proc(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--out', default='gpu-check-result.json')
     parser.add_argument('--nvidia-smi', default='', help='nvidia-smi to use (default: looked up like the roles do)')
     parser.add_argument('--sysfs-root', default='/sys')
