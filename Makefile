@@ -13,7 +13,7 @@ export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
 export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm gpu_site
 
-.PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule clean
+.PHONY: help deps venv collections image vllm-image wheelhouse model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule gpu-check-wheels gpu-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,6 +88,20 @@ molecule: prereqs variants ## Molecule scenarios on real systemd container hosts
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint sanity units units-oldest galaxy system molecule ## everything CI runs
+
+# The GPU check (tests/gpu/): for a real NVIDIA host without network. Stage the wheels where PyPI is
+# reachable, copy the repository to the GPU host, run `make gpu-check` there (needs only python3).
+GPU_CHECK_WHEELS := tests/gpu/wheels
+GPU_CHECK_PYTHONS ?= 3.11 3.12 3.13
+GPU_CHECK_ARGS ?=
+gpu-check-wheels: ## ansible-core + dependencies as wheels in tests/gpu/wheels (for Pythons $(GPU_CHECK_PYTHONS))
+	for v in $(GPU_CHECK_PYTHONS); do \
+	  $(PYTHON) -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version $$v \
+	    --dest $(GPU_CHECK_WHEELS) $$(grep '^ansible-core==' requirements-dev.txt) || exit 1; done
+	du -sh $(GPU_CHECK_WHEELS)
+
+gpu-check: ## on a real NVIDIA host: nvidia_smi_info vs nvidia-smi -q, the GPU roles in check mode, a CUDA probe in the unit's sandbox
+	$(PYTHON) tests/gpu/gpu_check.py --out gpu-check-result.json $(GPU_CHECK_ARGS)
 
 clean: demo-clean
 	rm -rf build

@@ -6,8 +6,10 @@ OpenAI-compatible server (standard library only): /health, /version, /v1/models 
 /v1/chat/completions + /v1/completions answer in vLLM's format, but no model runs: every reply is a
 fixed text naming the stand-in and the CUDA_VISIBLE_DEVICES it was started with. Like vLLM it
 refuses a --model path that is not a model directory (no config.json), and VLLM_API_KEY is enforced.
+It also carries a STAND-IN `torch` package that has only `torch.__version__` and `torch.version.cuda`
+(the CUDA the real wheels' torch is built for; default 13.0), which is what llmops.vllm.vllm_gpu reads.
 
-Usage: make_standin_wheel.py OUT_DIR VERSION [VERSION...]
+Usage: make_standin_wheel.py OUT_DIR VERSION[=TORCH_CUDA] [VERSION[=TORCH_CUDA]...]
 """
 import base64
 import hashlib
@@ -123,14 +125,28 @@ def serve(argv):
 '''
 
 
+TORCH_INIT = '''"""STAND-IN torch (llmops.vllm tests, inside the stand-in vllm wheel): not PyTorch."""
+from torch import version  # noqa: F401
+__version__ = version.__version__
+'''
+TORCH_VERSION = '''"""STAND-IN torch.version (llmops.vllm tests)."""
+__version__ = "0.0.0+standin.cu{tag}"
+cuda = "{cuda}"
+'''
+
+
 def record_line(name, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
     return '%s,sha256=%s,%d' % (name, digest, len(data))
 
 
-def build(out, version):
+def build(out, spec):
+    version, dummy, torch_cuda = spec.partition('=')
+    torch_cuda = torch_cuda or '13.0'
     dist = 'vllm-%s.dist-info' % version
     files = {
+        'torch/__init__.py': TORCH_INIT,
+        'torch/version.py': TORCH_VERSION.format(cuda=torch_cuda, tag=torch_cuda.replace('.', '')),
         'vllm/__init__.py': INIT.format(version=version),
         'vllm/_standin_cli.py': CLI,
         'vllm/_standin_server.py': SERVER,

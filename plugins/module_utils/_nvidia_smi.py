@@ -7,8 +7,11 @@
 Only the documented, stable interfaces are used:
 
 * ``nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits``
-* ``nvidia-smi --version`` and, as a fallback for the CUDA version on old
-  drivers, the header of the default ``nvidia-smi`` table.
+* ``nvidia-smi --version`` (both the layout up to 595 and the 610+ one with
+  ``KMD version`` / ``CUDA UMD version``) and, as a fallback for the CUDA
+  version on old drivers, the header of the default ``nvidia-smi`` table.
+
+A value that is not a dotted version number is never reported as a version.
 
 Everything here is a plain function that takes a ``run_command`` callable
 (``args -> (rc, stdout, stderr)``, the signature of
@@ -26,7 +29,7 @@ GPU_FIELDS = (
     ('name', 'name', 'str'),
     ('uuid', 'uuid', 'str'),
     ('pci.bus_id', 'pci_bus_id', 'str'),
-    ('driver_version', 'driver_version', 'str'),
+    ('driver_version', 'driver_version', 'version'),
     ('vbios_version', 'vbios_version', 'str'),
     ('memory.total', 'memory_total_mib', 'int'),
     ('memory.used', 'memory_used_mib', 'int'),
@@ -101,6 +104,8 @@ def convert_value(value, kind):
     value = value.strip()
     if kind == 'str':
         return value
+    if kind == 'version':
+        return value if is_version(value) else None
     if kind == 'int':
         if _INT_RE.match(value):
             return int(value)
@@ -215,42 +220,68 @@ def _normalize_key(key):
     return re.sub(r'[^a-z0-9]+', ' ', key.lower()).strip()
 
 
+# A driver or CUDA version: dotted numbers (610.57.04, 13.3). Anything else (``Deprecated, see
+# "KMD version" instead`` on 610+ drivers, ``[N/A]``, garbage) is never reported as a version.
+_VERSION_RE = re.compile(r'^\d+(\.\d+)+$')
+
+# ``--version`` keys (normalized) -> fact, best first. The 610 driver branch renamed the lines
+# (``KMD version``, ``CUDA UMD version``) and left the old ones with a "Deprecated" text.
+_VERSION_KEYS = (
+    ('driver_version', ('kmd version', 'driver version')),
+    ('cuda_version', ('cuda umd version', 'cuda version', 'cuda driver version')),
+    ('nvml_version', ('nvml version',)),
+    ('smi_version', ('nvidia smi version',)),
+)
+
+
+def is_version(value):
+    """True when ``value`` is a dotted version number such as ``610.57.04`` or ``13.3``."""
+    return isinstance(value, str) and bool(_VERSION_RE.match(value.strip()))
+
+
+def version_or_none(value):
+    """``value`` stripped when it is a version number, else ``None``."""
+    return value.strip() if is_version(value) else None
+
+
 def parse_version_output(text):
     """Parse ``nvidia-smi --version``.
 
-    Known layout (drivers >= ~525)::
+    Layout up to the 595 driver branch::
 
         NVIDIA-SMI version  : 590.48.01
         NVML version        : 590.48
         DRIVER version      : 590.48.01
         CUDA Version        : 13.1
 
-    Keys are matched case-insensitively and loosely (``CUDA version``,
-    ``CUDA Driver Version`` ...) so renamed lines on newer drivers still work.
-    Returns a dict with any of ``smi_version``, ``nvml_version``,
+    From the 610 branch on (``DRIVER``/``CUDA version`` kept but deprecated)::
+
+        DRIVER version      : Deprecated, see "KMD version" instead
+        CUDA version        : Deprecated, see "CUDA UMD version" instead
+        KMD version         : 610.57.04
+        CUDA UMD version    : 13.3
+
+    Keys are matched case-insensitively, ignoring punctuation (``CUDA-Version``); the new
+    names win over the old ones, and a value that is not a dotted version number is never
+    returned. Returns a dict with any of ``smi_version``, ``nvml_version``,
     ``driver_version`` and ``cuda_version``.
     """
-    result = {}
+    found = {}
     for line in (text or '').splitlines():
         if ':' not in line:
             continue
         key, value = line.split(':', 1)
         key = _normalize_key(key)
-        value = value.strip()
-        if not value or is_missing(value) or 'version' not in key.split():
+        words = value.split()
+        if not words or not is_version(words[0]):
             continue
-        words = key.split()
-        if 'cuda' in words:
-            name = 'cuda_version'
-        elif 'nvml' in words:
-            name = 'nvml_version'
-        elif 'smi' in words:
-            name = 'smi_version'
-        elif 'driver' in words:
-            name = 'driver_version'
-        else:
-            continue
-        result.setdefault(name, value.split()[0])
+        found.setdefault(key, words[0])
+    result = {}
+    for name, keys in _VERSION_KEYS:
+        for key in keys:
+            if key in found:
+                result[name] = found[key]
+                break
     return result
 
 
@@ -261,10 +292,10 @@ def parse_table_header(text):
     """
     result = {}
     match = _DRIVER_TABLE_RE.search(text or '')
-    if match:
+    if match and is_version(match.group(1)):
         result['driver_version'] = match.group(1)
     match = _CUDA_TABLE_RE.search(text or '')
-    if match:
+    if match and is_version(match.group(1)):
         result['cuda_version'] = match.group(1)
     return result
 
@@ -290,15 +321,15 @@ def gather_facts(run_command, binary):
     """
     gpus, unsupported = query_gpus(run_command, binary)
     versions = query_versions(run_command, binary)
-    driver = versions.get('driver_version')
+    driver = version_or_none(versions.get('driver_version'))
     if not driver:
-        driver = next((g['driver_version'] for g in gpus if g.get('driver_version')), None)
+        driver = next((g['driver_version'] for g in gpus if is_version(g.get('driver_version'))), None)
     facts = dict(
         nvidia_smi_present=True,
         nvidia_gpus=gpus,
         nvidia_gpu_count=len(gpus),
         nvidia_driver_version=driver,
-        nvidia_cuda_version=versions.get('cuda_version'),
+        nvidia_cuda_version=version_or_none(versions.get('cuda_version')),
     )
     return facts, unsupported
 

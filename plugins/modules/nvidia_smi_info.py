@@ -12,8 +12,12 @@ version_added: 0.1.0
 description:
   - Runs C(nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits), the documented and stable
     scripting interface of C(nvidia-smi), and C(nvidia-smi --version) for the driver and CUDA versions.
+  - From the 610 driver branch on, C(--version) prints C(KMD version) and C(CUDA UMD version) and turns
+    C(DRIVER version) and C(CUDA version) into a C(Deprecated, ...) text; the new lines are read.
   - When C(--version) does not print the CUDA version (old drivers), it is read from the header of the
     default C(nvidia-smi) table.
+  - A value that is not a dotted version number (for example C(Deprecated, see ...)) is never reported
+    as a driver or CUDA version; the fact is then V(null).
   - Fields an older driver does not know (for example C(compute_cap)) are dropped from the query and
     reported as V(null); they are listed in RV(unsupported_fields).
   - A host without C(nvidia-smi) is not an error unless O(required=true); the facts then say
@@ -97,12 +101,12 @@ ansible_facts:
       type: int
       sample: 1
     nvidia_driver_version:
-      description: NVIDIA driver version, V(null) without C(nvidia-smi).
+      description: NVIDIA driver version (C(KMD version) on 610+ drivers), V(null) without C(nvidia-smi) or when no version number was found.
       returned: always
       type: str
       sample: "590.48.01"
     nvidia_cuda_version:
-      description: Highest CUDA version the driver supports, V(null) when unknown.
+      description: Highest CUDA version the driver supports (C(CUDA UMD version) on 610+ drivers), V(null) when unknown.
       returned: always
       type: str
       sample: "13.1"

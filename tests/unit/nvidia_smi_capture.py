@@ -37,6 +37,9 @@ CAPTURES = {
     'h200-mig': 'linux-x86_64__nvidia-h200-mig__590.48.01.txt',
 }
 
+# Not a full capture: only the `nvidia-smi --version` output of a 610.57.04 driver, quoted in issue #13.
+ISSUE_610_VERSION = 'from-issue-13__nvidia-geforce-rtx-2080-super__610.57.04__version-only.txt'
+
 _RULE = '#' * 80
 _HEADER_UNIT_RE = re.compile(r'^(?P<name>\S+)(?:\s+\[(?P<unit>[^\]]+)\])?$')
 
@@ -173,6 +176,8 @@ def respond(args, path, phase='idle', unknown_fields=(), version_text=None, driv
         return 9, DRIVER_NOT_LOADED, ''
     if not args:
         return 0, table_output(path, phase), ''
+    if args == ['-q']:
+        return 0, section(path, '%s :: query (-q)' % phase), ''
     if args == ['--version']:
         if not version_supported:
             return 2, "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n", ''

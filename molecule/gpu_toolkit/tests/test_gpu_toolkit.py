@@ -1,9 +1,11 @@
 """Verify llmops.vllm.container_toolkit on the gpu_toolkit host (see ../molecule.yml).
 
 Real: Debian's docker.io package, apt with a deb822 source signed_by a fingerprint-checked key, dpkg,
-the daemon.json merge result. STAND-INS (no GPU, NVIDIA unreachable on CI machines): the toolkit
-packages and their nvidia-ctk, served from a locally built repository signed with a throwaway key,
-and nvidia-smi replaying a real H100 capture. Docker's daemon is never started here.
+the role's decisions and checks. STAND-INS (no GPU, NVIDIA unreachable on CI machines): the toolkit
+packages and their nvidia-ctk (which does the daemon.json merge and writes the CDI spec), served from
+a locally built repository signed with a throwaway key, and nvidia-smi replaying a real H100 capture.
+Docker's daemon is never started here. What the role does with the stand-in's output (catching a
+lost daemon.json key, regenerating a CDI spec made for another driver) is tested in side_effect.yml.
 """
 
 import json
@@ -56,6 +58,8 @@ def test_docker_engine_installed_but_not_running(host):
 
 
 def test_daemon_json_keeps_every_seeded_key(host):
+    # The merge is the STAND-IN nvidia-ctk's. What this checks of the role: it ran nvidia-ctk on this
+    # file with --set-as-default and left every seeded key (the role's own key check is in side_effect.yml).
     seeded = json.loads(host.file("/root/daemon.json.seeded").content_string)
     current = json.loads(host.file("/etc/docker/daemon.json").content_string)
     for key, value in seeded.items():
@@ -69,6 +73,8 @@ def test_daemon_json_keeps_every_seeded_key(host):
 
 
 def test_cdi_spec_for_the_driver(host):
+    # The spec's content is the STAND-IN nvidia-ctk's (from the stand-in nvidia-smi). What this checks of
+    # the role: it generated the spec at container_toolkit_cdi_spec, for the driver nvidia-smi reports.
     spec = host.file("/etc/cdi/nvidia.yaml")
     assert spec.exists
     content = spec.content_string

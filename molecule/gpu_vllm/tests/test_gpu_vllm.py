@@ -2,7 +2,8 @@
 
 Real: uv (installed by uv_python from a wheel directory), the venv, `uv pip install` with
 --torch-backend, the console script. STAND-INS (no GPU on CI machines; the real CUDA wheels weigh
-gigabytes): the vllm wheel itself and nvidia-smi replaying a real H100 capture.
+gigabytes): the vllm wheel itself (with a stand-in `torch` that only has torch.version.cuda) and
+nvidia-smi replaying a real H100 capture.
 """
 
 import os
@@ -33,6 +34,7 @@ def test_installed_with_uv_into_the_uv_python_venv(host):
     assert host.file("%s/lib/python3.11/site-packages/vllm-0.33.0.dist-info/INSTALLER" % VENV).content_string.strip() == "uv"
 
 
-def test_nothing_listens_yet(host):
-    # vllm_gpu only installs; vllm_service starts the server
-    assert not host.service("vllm").is_running
+def test_no_server_set_up(host):
+    # vllm_gpu only installs; vllm_service writes the unit and starts the server
+    assert not host.file("/etc/systemd/system/vllm.service").exists
+    assert not host.socket("tcp://0.0.0.0:8000").is_listening

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.llmops.vllm.plugins.module_utils import _nvidia_smi as smi
 from ansible_collections.llmops.vllm.tests.unit.nvidia_smi_capture import (
     CAPTURES,
+    ISSUE_610_VERSION,
     CaptureRunner,
     capture_path,
     raw_values,
@@ -90,7 +91,7 @@ def test_every_field_matches_the_capture(capture, phase):
         value = raw[field]
         if value.startswith('['):
             assert gpu[key] is None, (field, value)
-        elif kind == 'str':
+        elif kind in ('str', 'version'):
             assert gpu[key] == value
         else:
             assert gpu[key] == float(value), (field, value)
@@ -237,3 +238,99 @@ def test_multiple_gpus_are_sorted_by_index():
     rows = smi.parse_query_csv(two + '\n' + one + '\n', FIELDS)
     gpus = smi.rows_to_gpus(rows)
     assert [g['index'] for g in gpus] == [0, 1]
+
+
+# --- the 610 driver branch (issue #13) and values that are not versions -------------------------
+
+def _issue_610_version_text():
+    return version_output(capture_path(ISSUE_610_VERSION))
+
+
+def test_parse_version_output_610_branch():
+    """610 deprecates `DRIVER version`/`CUDA version` (text, no number) for `KMD`/`CUDA UMD`."""
+    text = _issue_610_version_text()
+    assert 'Deprecated, see "KMD version" instead' in text
+    parsed = smi.parse_version_output(text)
+    assert parsed == dict(driver_version='610.57.04', cuda_version='13.3',
+                          smi_version='610.57.04', nvml_version='610.57')
+
+
+def test_gather_facts_610_version_output():
+    # GPU rows replayed from the real 595.71.05 capture of the same card; --version from the issue.
+    runner = CaptureRunner('rtx2080super', version_text=_issue_610_version_text())
+    facts, dummy = smi.gather_facts(runner, 'nvidia-smi')
+    assert facts['nvidia_driver_version'] == '610.57.04'
+    assert facts['nvidia_cuda_version'] == '13.3'
+    assert runner.calls[-1] == ['nvidia-smi', '--version']  # no table fallback needed
+
+
+def test_610_deprecated_lines_alone_are_no_versions():
+    text = ''.join(line + '\n' for line in _issue_610_version_text().splitlines()
+                   if not line.startswith(('KMD', 'CUDA UMD')))
+    parsed = smi.parse_version_output(text)
+    assert 'driver_version' not in parsed
+    assert 'cuda_version' not in parsed
+    # nvidia_smi_info then falls back to the table header (here the 595 capture's)
+    facts, dummy = smi.gather_facts(CaptureRunner('rtx2080super', version_text=text), 'nvidia-smi')
+    assert (facts['nvidia_driver_version'], facts['nvidia_cuda_version']) == ('595.71.05', '13.2')
+
+
+def test_new_names_win_over_old_ones():
+    text = 'DRIVER version : 600.10.01\nKMD version : 610.57.04\nCUDA Version : 13.0\nCUDA UMD version : 13.3\n'
+    parsed = smi.parse_version_output(text)
+    assert (parsed['driver_version'], parsed['cuda_version']) == ('610.57.04', '13.3')
+
+
+@pytest.mark.parametrize('text', [
+    '',
+    'garbage\n\x00\xff',
+    'DRIVER version : Deprecated\nCUDA version : unknown\n',
+    'DRIVER version : [N/A]\nCUDA Version : N/A\n',
+    'DRIVER version :\nCUDA Version :   \n',
+    'DRIVER version : 610.\nCUDA Version : 13.x\n',
+    'KMD version : v610.57.04\nCUDA UMD version : 13\n',
+])
+def test_parse_version_output_never_reports_a_non_version(text):
+    parsed = smi.parse_version_output(text)
+    assert 'driver_version' not in parsed
+    assert 'cuda_version' not in parsed
+
+
+@pytest.mark.parametrize('table', [
+    '',
+    '| NVIDIA-SMI 610.57.04   Driver Version: Deprecated   CUDA Version: Deprecated |\n',
+    '| NVIDIA-SMI 610.57.04   Driver Version: 610.   CUDA Version: 13. |\n',
+])
+def test_garbled_version_and_table_give_no_versions_but_the_gpu_row(table):
+    """Nothing usable in --version or the table: CUDA unknown, driver from the GPU's own row."""
+    def run(args):
+        if args[1:] == ['--version']:
+            return 0, 'DRIVER version : Deprecated, see "KMD version" instead\n', ''
+        if args[1:] == []:
+            return 0, table, ''
+        return CaptureRunner('h100')(args)
+    facts, dummy = smi.gather_facts(run, 'nvidia-smi')
+    assert facts['nvidia_cuda_version'] is None
+    assert facts['nvidia_driver_version'] == '590.48.01'  # the query-gpu row
+
+
+def test_no_version_anywhere_is_null_not_text():
+    def run(args):
+        if args[1:] == ['--version']:
+            return 2, '', 'Invalid combination of input arguments.\n'
+        if args[1:] == []:
+            return 0, 'something else entirely\n', ''
+        return 0, replay_query(capture_path('h100'), FIELDS).replace('590.48.01', 'Deprecated'), ''
+    facts, dummy = smi.gather_facts(run, 'nvidia-smi')
+    assert facts['nvidia_driver_version'] is None
+    assert facts['nvidia_cuda_version'] is None
+    assert facts['nvidia_gpus'][0]['driver_version'] is None
+    assert facts['nvidia_gpus'][0]['memory_total_mib'] == 81559
+
+
+@pytest.mark.parametrize('value,expected', [
+    ('610.57.04', '610.57.04'), (' 13.3 ', '13.3'), ('13', None), ('Deprecated,', None),
+    ('[N/A]', None), ('', None), (None, None), ('13.3a', None),
+])
+def test_version_or_none(value, expected):
+    assert smi.version_or_none(value) == expected

@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.llmops.vllm.plugins.modules import nvidia_smi_info
 from ansible_collections.llmops.vllm.tests.unit.nvidia_smi_capture import (
+    ISSUE_610_VERSION,
     capture_path,
     fake_calls,
     version_output,
@@ -186,3 +187,13 @@ def test_as_a_process(fake_smi, tmp_path):
     assert result['changed'] is False
     assert result['ansible_facts']['nvidia_gpus'][0]['mig_mode'] == 'Enabled'
     assert result['ansible_facts']['nvidia_cuda_version'] == '13.1'
+
+
+def test_610_version_output(run_module, fake_smi):
+    """The 610 driver branch's `--version` (quoted in issue #13): KMD / CUDA UMD versions are read."""
+    text = version_output(capture_path(ISSUE_610_VERSION))
+    result = run_module(nvidia_smi_info, dict(binary=fake_smi('rtx2080super', version_text=text)))
+    assert not result.get('failed'), result
+    facts = result['ansible_facts']
+    assert facts['nvidia_driver_version'] == '610.57.04'
+    assert facts['nvidia_cuda_version'] == '13.3'
