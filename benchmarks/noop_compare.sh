@@ -27,7 +27,7 @@ mkdir -p "$work/before/build/collections/ansible_collections/llmops"
 for c in "$after"/build/collections/ansible_collections/*; do
   [ "$(basename "$c")" = llmops ] || ln -s "$c" "$work/before/build/collections/ansible_collections/"
 done
-ln -s ../../.. "$work/before/build/collections/ansible_collections/llmops/vllm"
+ln -s ../../../.. "$work/before/build/collections/ansible_collections/llmops/vllm"
 
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 tasks() { awk '/ok=/{for(i=1;i<=NF;i++){split($i,kv,"="); if(kv[1]=="ok"||kv[1]=="skipped") n+=kv[2]}} END{print n}' "$1"; }
