@@ -46,16 +46,32 @@ def _int(settings, name, minimum):
     return value
 
 
-def backends(per_host):
-    """Every instance of every server host: (sorted unique URLs, the one API key they share).
+def backends(per_host, served_model=""):
+    """Every instance of every server host that serves the door's model: (sorted unique URLs, the one
+    API key they share).
 
     per_host: {host: {"endpoints": [vllm_service endpoint dicts], "keys": {instance: key}}}.
+    vllm-router 0.1.17 does not route by the request's model (it sends any request to any worker), so
+    all backends must serve one model: served_model picks it; empty means the fleet must serve one.
     """
+    served = {}
+    for host in sorted(per_host):
+        for ep in (per_host[host] or {}).get("endpoints") or []:
+            served.setdefault(str(ep.get("model", "")), []).append("%s/%s" % (host, ep.get("name")))
+    if not served_model and len(served) > 1:
+        raise RouterError("vllm_router: the router sends every request to any backend, but the instances serve %d "
+                          "models (%s); set vllm_router_served_model to the one this door serves"
+                          % (len(served), "; ".join("%s: %s" % (m, ", ".join(v)) for m, v in sorted(served.items()))))
+    if served_model and served_model not in served:
+        raise RouterError("vllm_router_served_model %r is served by no instance (served: %s)"
+                          % (served_model, ", ".join(sorted(served)) or "none"))
     urls, keys = [], {}
     for host in sorted(per_host):
         data = per_host[host] or {}
         host_keys = data.get("keys") or {}
         for ep in data.get("endpoints") or []:
+            if served_model and str(ep.get("model", "")) != served_model:
+                continue
             url = str(ep.get("public_url", "")).rstrip("/")
             if not URL_RE.fullmatch(url):
                 raise RouterError("vllm_router: %s's instance %s publishes no usable public_url (%r); set its "
@@ -100,7 +116,7 @@ def build(settings, per_host):
                 urls.append(url)
         found_key = ""
     else:
-        urls, found_key = backends(per_host)
+        urls, found_key = backends(per_host, str(settings.get("served_model") or ""))
     if not urls:
         raise RouterError("vllm_router: no backends: vllm_router_backend_hosts (%r) matched no server instance and "
                           "vllm_router_backends is empty" % (settings.get("backend_hosts", ""),))
