@@ -321,7 +321,7 @@ def test_host_loss_under_load_through_the_door():
             else:
                 results["failed"].append((round(start, 1), status, text[:200]))
 
-    clients = [threading.Thread(target=client) for _ in range(2)]
+    clients = [threading.Thread(target=client), threading.Thread(target=client)]
     for c in clients:
         c.start()
     time.sleep(10)
