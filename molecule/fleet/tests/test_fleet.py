@@ -9,6 +9,10 @@
 4. Upgrades in versioned venvs on fleet-3: a deliberately broken vLLM build (re-versioned from the
    real wheel by tests/fixtures/make_vllm_variant_wheel.py) is installed beside the running one,
    fails, and the previous venv serves again; a working build is switched to and serves.
+The front door (fleet-router: roles/vllm_router, vLLM's router behind nginx): every route refused
+without a client key and answered with one, over TLS checked against the test CA; at the end fleet-3
+is killed (docker kill) under steady load through the door: the router ejects it, no request fails,
+and it is taken back once the host is up again.
 """
 
 import glob
@@ -21,6 +25,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import ssl
+import threading
 
 import testinfra
 
@@ -66,6 +73,36 @@ def playbook(*args, timeout=1800):
     return res.returncode, re.sub(r"\x1b\[[0-9;]*m", "", res.stdout + res.stderr)
 
 
+DOOR = "https://localhost:18443"  # fleet-router's door, published on the controller's loopback
+DOOR_CA = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "tls" / "ca.crt"
+DOOR_KEYS = ("fleet-client-key-0001", "fleet-client-key-0002")  # host_vars/fleet-router.yml
+# Behind the door: the instances serving "tiny" (vllm-b serves tiny-b: vllm_router_served_model).
+DOOR_BACKENDS = ["http://fleet-1:8000", "http://fleet-2:8000", "http://fleet-3:8000"]
+
+
+def door(path, key=None, body=None, ca=DOOR_CA, timeout=120):
+    """(status, body text) of one request through the door."""
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    req = urllib.request.Request(DOOR + path, data=None if body is None else json.dumps(body).encode(),
+                                 headers=headers)
+    ctx = ssl.create_default_context(cafile=str(ca)) if ca else ssl.create_default_context()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def router_workers():
+    """{url: healthy} as the router sees its backends (its worker API is on fleet-router's loopback only)."""
+    out = host("fleet-router").check_output(
+        "python3 -c \"import json,urllib.request; print(json.dumps({w['url']: w['is_healthy'] for w in "
+        "json.load(urllib.request.urlopen('http://127.0.0.1:30000/workers', timeout=5))['workers']}))\"")
+    return json.loads(out)
+
+
 def exec_start(h, unit="vllm"):
     return h.check_output("systemctl show -p ExecStart --value %s" % unit)
 
@@ -73,6 +110,73 @@ def exec_start(h, unit="vllm"):
 def test_every_instance_answers():
     for (name, instance), port in PORTS.items():
         chat(port, MODELS.get((name, instance), "tiny"))
+
+
+CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+# Every route of vLLM's server (and then some): the door refuses each without a valid key.
+ROUTES = [("GET", "/v1/models", None), ("POST", "/v1/chat/completions", CHAT),
+          ("POST", "/v1/completions", {"model": "tiny", "prompt": "Hi", "max_tokens": 4}),
+          ("POST", "/tokenize", {"model": "tiny", "prompt": "Hi"}),
+          ("POST", "/detokenize", {"model": "tiny", "tokens": [1, 2]}),
+          ("POST", "/invocations", CHAT), ("POST", "/pooling", {"model": "tiny", "input": "Hi"}),
+          ("POST", "/score", {"model": "tiny", "text_1": "a", "text_2": "b"}),
+          ("POST", "/rerank", {"model": "tiny", "query": "a", "documents": ["b"]}),
+          ("POST", "/v1/embeddings", {"model": "tiny", "input": "Hi"}),
+          ("GET", "/metrics", None), ("GET", "/docs", None), ("GET", "/openapi.json", None),
+          ("GET", "/health", None), ("GET", "/version", None), ("GET", "/no/such/route", None)]
+
+
+def test_door_refuses_every_route_without_a_valid_key():
+    for _method, path, body in ROUTES:
+        for key in (None, "wrong-key-0123456789", "fleet-client-key-000"):
+            status, text = door(path, key, body)
+            assert status == 401, (path, key, status, text[:200])
+    # the router's worker administration is not reachable through the door at all
+    for path in ("/workers", "/list_workers", "/add_worker?url=http://evil:1", "/remove_worker?url=http://fleet-1:8000"):
+        assert door(path, DOOR_KEYS[0], {} if "_worker?" in path else None)[0] == 404, path
+
+
+def test_door_answers_every_route_with_a_key():
+    answered = {}
+    for _method, path, body in ROUTES:
+        status, text = door(path, DOOR_KEYS[0], body)
+        answered[path] = status
+        assert status not in (401, 403, 502, 503, 504), (path, status, text[:300])
+    print("\nroutes through the door with a key: %s" % answered)
+    for path in ("/v1/models", "/v1/chat/completions", "/v1/completions", "/tokenize", "/metrics", "/health"):
+        assert answered[path] == 200, (path, answered[path])
+    status, text = door("/v1/chat/completions", DOOR_KEYS[1], CHAT)  # the second client key
+    assert status == 200 and json.loads(text)["usage"]["completion_tokens"] > 0
+    assert "vllm:" in door("/metrics", DOOR_KEYS[0])[1]
+
+
+def test_door_tls_is_verified_against_the_ca():
+    assert door("/v1/models", DOOR_KEYS[0])[0] == 200  # checked against the test CA (name: localhost)
+    try:
+        door("/v1/models", DOOR_KEYS[0], ca=None)  # the system's CAs do not know it
+    except urllib.error.URLError as exc:
+        assert isinstance(exc.reason, ssl.SSLCertVerificationError), exc
+    else:
+        raise AssertionError("the door's certificate was accepted without the test CA")
+
+
+def test_router_host_keeps_the_secrets_apart():
+    h = host("fleet-router")
+    for path in ("/etc/nginx/vllm-router/tls.key", "/etc/nginx/vllm-router/client-keys.map",
+                 "/etc/nginx/vllm-router/backend-auth.conf", "/etc/vllm-router/router.env"):
+        f = h.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
+    assert h.file("/etc/vllm-router").mode == 0o700 and h.file("/etc/nginx/vllm-router").mode == 0o700
+    pid = h.check_output("systemctl show -p MainPID --value vllm-router")
+    assert h.check_output("stat -c %%U /proc/%s" % pid) == "vllm-router"
+    cmdline = h.check_output("tr '\\0' ' ' < /proc/%s/cmdline" % pid)
+    assert "--api-key" not in cmdline and "fleet-client-key" not in cmdline
+    # the router listens on loopback only; the door is the one way in
+    listening = h.check_output("ss -Hltn")
+    assert "127.0.0.1:30000" in listening and "0.0.0.0:30000" not in listening
+    assert sorted(router_workers()) == DOOR_BACKENDS
+    assert "vllm_router_requests_total" in h.check_output(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:29000/metrics').read().decode())\"")
 
 
 def test_two_instances_on_their_own_cores():
@@ -200,3 +304,53 @@ def test_upgrade_to_a_working_build_switches(tmp_path):
     assert "/opt/vllm/venvs/vllm-0.32.0.post1/" in f3.check_output("tr '\\0' ' ' < /proc/%s/cmdline" % pid)
     assert f3.file("/opt/vllm/venvs/vllm-0.32.0/bin/python").exists  # kept for a manual way back
     chat(18103)
+
+
+def test_host_loss_under_load_through_the_door():
+    """Kill fleet-3 (docker kill) under steady, bounded load through the door; then start it again."""
+    assert all(router_workers().values()), router_workers()
+    results = {"ok": 0, "failed": []}
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set() and results["ok"] + len(results["failed"]) < 600:
+            start = time.monotonic()
+            status, text = door("/v1/chat/completions", DOOR_KEYS[0], CHAT, timeout=120)
+            if status == 200:
+                results["ok"] += 1
+            else:
+                results["failed"].append((round(start, 1), status, text[:200]))
+
+    clients = [threading.Thread(target=client), threading.Thread(target=client)]
+    for c in clients:
+        c.start()
+    time.sleep(10)
+    killed = time.monotonic()
+    subprocess.run(["docker", "kill", "fleet-3"], check=True, capture_output=True)
+    ejected = None
+    while time.monotonic() - killed < 60:
+        if router_workers().get("http://fleet-3:8000") is False:
+            ejected = time.monotonic() - killed
+            break
+        time.sleep(0.5)
+    time.sleep(15)  # keep the load on the two remaining hosts for a while
+    stop.set()
+    for c in clients:
+        c.join()
+    print("\nhost loss: fleet-3 ejected after %s s; requests through the door: %d ok, %d failed %s"
+          % (ejected and round(ejected, 1), results["ok"], len(results["failed"]), results["failed"][:3]))
+    assert ejected is not None and ejected <= 2 * 2 + 2 + 2, ejected  # interval x threshold + timeout (+ polling)
+    assert len(results["failed"]) <= 2, results["failed"]  # at most the requests in flight (2 clients)
+
+    started = time.monotonic()
+    subprocess.run(["docker", "start", "fleet-3"], check=True, capture_output=True)
+    back = None
+    while time.monotonic() - started < 600:
+        if router_workers().get("http://fleet-3:8000") is True:
+            back = time.monotonic() - started
+            break
+        time.sleep(3)
+    print("fleet-3 taken back by the router %s s after docker start (boot + vLLM start)" % (back and round(back)))
+    assert back is not None
+    chat(18103)
+    assert door("/v1/chat/completions", DOOR_KEYS[0], CHAT)[0] == 200
