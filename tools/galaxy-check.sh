@@ -81,10 +81,11 @@ do_contents() {
 import re, sys
 allowed = re.compile(r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|requirements\.yml"
                      r"|(meta|roles|plugins|playbooks|docs|inventories|changelogs)(/.*)?"
-                     r"|tools|tools/wheelhouse\.sh) ")
+                     r"|tools|tools/wheelhouse\.sh|tools/router-wheelhouse\.sh) ")
 names = [l.split(" ")[0] for l in sys.stdin]
 bad = [n for n in names if not allowed.match(n + " ") or "__pycache__" in n or n.startswith("changelogs/fragments")]
-need = ["README.md", "meta/runtime.yml", "requirements.yml", "playbooks/site.yml", "tools/wheelhouse.sh"]
+need = ["README.md", "meta/runtime.yml", "requirements.yml", "playbooks/site.yml", "tools/wheelhouse.sh",
+        "tools/router-wheelhouse.sh"]
 need += ["roles/%s/README.md" % r for r in ("apt_check_mode", "container_toolkit", "nvidia_driver", "uv_python",
          "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_service")]
 missing = [n for n in need if n not in names]
