@@ -120,7 +120,7 @@ def kill_and_time_recovery(host, pid, what, notice_s):
 def test_sigkill_recovers_without_intervention(host):
     before = int(host.check_output("systemctl show -p NRestarts --value vllm"))
     pid = host.check_output("systemctl show -p MainPID --value vllm")
-    status, _ = kill_and_time_recovery(host, pid, "SIGKILL", 30)
+    status = kill_and_time_recovery(host, pid, "SIGKILL", 30)[0]
     assert status == 200
     assert int(host.check_output("systemctl show -p NRestarts --value vllm")) == before + 1
     assert host.check_output("systemctl show -p MainPID --value vllm") != pid
@@ -134,7 +134,7 @@ def test_engine_death_recovers_without_intervention(host):
     engine = host.check_output("pgrep -f -o VLLM::EngineCore || pgrep -f -o EngineCore")
     assert engine and engine != main_pid
     # (the API server takes a while to notice its engine is gone)
-    status, _ = kill_and_time_recovery(host, engine, "engine death", 60)
+    status = kill_and_time_recovery(host, engine, "engine death", 60)[0]
     assert status == 200, host.check_output("journalctl -u vllm -n 30 --no-pager")
     assert int(host.check_output("systemctl show -p NRestarts --value vllm")) == before + 1
     assert host.check_output("systemctl show -p MainPID --value vllm") != main_pid
