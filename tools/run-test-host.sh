@@ -2,7 +2,8 @@
 # Start a disposable systemd test host: run-test-host.sh NAME [extra docker run args...]
 # systemd as PID 1 without --privileged (our VMs withhold CAP_SYS_RESOURCE): SYS_ADMIN, the host's
 # cgroup fs, tmpfs /run and /run/lock, SIGRTMIN+3 to stop in <1 s, and a /dev/shm big enough for
-# vLLM. (Used by the demo, tests/system and benchmarks; Molecule scenarios state the same settings.)
+# vLLM. The one definition: the demo, tests/system, benchmarks and every Molecule scenario
+# (molecule/shared/create.yml) start their hosts here.
 set -euo pipefail
 name=$1; shift
 image=$("$(dirname "$0")/test-host-image.sh" | tail -1)

@@ -4,10 +4,41 @@
 
 from __future__ import annotations
 
+import os
+
+import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS, ModelError, build
+
+
+# The role's argument spec: a setting with no line in defaults/main.yml takes its default from here, so a
+# new instance key is one entry in INSTANCE_KEYS plus its argument-spec entry.
+SPEC_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "roles", "vllm_service", "meta", "argument_specs.yml")
+
+
+def spec_defaults(path=SPEC_FILE):
+    """{setting: default} of the role's main entry point, settings named without the role prefix."""
+    with open(path) as spec:
+        options = yaml.safe_load(spec)["argument_specs"]["main"]["options"]
+    return {name[len("vllm_service_"):]: option["default"] for name, option in options.items() if "default" in option}
+
+
+def read_settings(task_vars, template, defaults=spec_defaults):
+    """Every setting the model reads: the play's vllm_service_<key>, else the argument spec's default."""
+    settings, spec = {}, None
+    for key in SETTINGS:
+        name = "vllm_service_" + key
+        if name in task_vars:
+            settings[key] = template(task_vars[name])
+            continue
+        spec = defaults() if spec is None else spec
+        if key not in spec:
+            raise AnsibleActionFail("%s is not defined (run this inside the vllm_service role)" % name)
+        settings[key] = spec[key]
+    return settings
 
 
 class ActionModule(ActionBase):
@@ -18,12 +49,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        settings = {}
-        for key in SETTINGS:
-            name = "vllm_service_" + key
-            if name not in task_vars:
-                raise AnsibleActionFail("%s is not defined (run this inside the vllm_service role)" % name)
-            settings[key] = self._templar.template(task_vars[name])
+        settings = read_settings(task_vars, self._templar.template)
         try:
             model = build(settings, task_vars.get("inventory_hostname", "localhost"),
                           task_vars.get("ansible_playbook_python", "python3"))

@@ -65,6 +65,10 @@ ALONE = [
     ("llmops.vllm.vllm_cpu_build", {"vllm_cpu_build_version": "newest"}, "vllm_cpu_build_version"),
     ("llmops.vllm.vllm_service", {"vllm_service_port": 0}, "vllm_service_port"),
     ("llmops.vllm.vllm_service", {"vllm_service_instances": [{"name": "..", "port": 8000}]}, "vllm_service_instances"),
+    ("llmops.vllm.nvidia_driver", {"nvidia_driver_branch": "latest"}, "nvidia_driver_branch"),
+    ("llmops.vllm.nvidia_driver", {"nvidia_driver_cuda_repo_url": "ftp://mirror/cuda/"}, "nvidia_driver_cuda_repo_url"),
+    ("llmops.vllm.container_toolkit", {"container_toolkit_version": "1.17"}, "container_toolkit_version"),
+    ("llmops.vllm.vllm_gpu", {"vllm_gpu_version": "newest"}, "vllm_gpu_version"),
 ]
 
 

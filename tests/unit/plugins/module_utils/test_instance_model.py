@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import spec_defaults
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
     INSTANCE_KEYS, SETTINGS, ModelError, build,
 )
@@ -27,6 +28,8 @@ ROLE = {
     "start_limit_interval_sec": 300, "oom_score_adjust": 500, "memory_max": "", "container_log_max_size": "50m",
     "container_log_max_files": 3,
 }
+# A setting added later gets the argument spec's default here, as the action plugin gives it.
+ROLE.update({key: value for key, value in spec_defaults().items() if key in SETTINGS and key not in ROLE})
 
 
 def model(**changes):

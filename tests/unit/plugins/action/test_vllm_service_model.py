@@ -1,0 +1,53 @@
+"""The vllm_service_model action's settings: the play's variables, else the role's argument spec."""
+
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import SPEC_FILE, read_settings, spec_defaults
+from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS
+
+ROLE_DIR = os.path.dirname(os.path.dirname(SPEC_FILE))
+
+
+def role_defaults():
+    with open(os.path.join(ROLE_DIR, "defaults", "main.yml")) as defaults:
+        return {name[len("vllm_service_"):]: value for name, value in yaml.safe_load(defaults).items()}
+
+
+def test_every_setting_is_in_the_argument_spec():
+    spec = spec_defaults()
+    missing = [key for key in SETTINGS if key not in spec]
+    assert not missing, "settings the model reads without an argument-spec default: %s" % missing
+
+
+def test_a_setting_without_a_role_default_takes_the_spec_default_literally():
+    # No line in defaults/main.yml: the spec's default is what the model gets, so it must be a value
+    # (not a description such as /var/lib/<name>).
+    defaults, spec = role_defaults(), spec_defaults()
+    for key in SETTINGS:
+        if key not in defaults:
+            assert "<" not in str(spec[key]), "vllm_service_%s: spec default %r is a description" % (key, spec[key])
+
+
+def test_spec_and_role_defaults_agree_where_both_are_values():
+    defaults, spec = role_defaults(), spec_defaults()
+    for key in SETTINGS:
+        if key in defaults and "{{" not in str(defaults[key]) and "<" not in str(spec[key]):
+            assert defaults[key] == spec[key], "vllm_service_%s: defaults/main.yml %r, argument spec %r" % (
+                key, defaults[key], spec[key])
+
+
+def test_read_settings_prefers_the_play_and_falls_back_to_the_spec():
+    task_vars = {"vllm_service_port": "{{ 8000 + 1 }}"}
+    settings = read_settings(task_vars, template=lambda value: 8001 if value == "{{ 8000 + 1 }}" else value,
+                             defaults=lambda: dict.fromkeys(SETTINGS, "spec"))
+    assert settings["port"] == 8001
+    assert {key for key, value in settings.items() if value == "spec"} == set(SETTINGS) - {"port"}
+
+
+def test_a_setting_in_neither_place_is_an_error():
+    with pytest.raises(AnsibleActionFail, match="vllm_service_name is not defined"):
+        read_settings({}, template=str, defaults=lambda: {})
