@@ -51,8 +51,8 @@ def test_wrong_checksum_installs_nothing(systemd_host, tmp_path, release_tarball
     assert systemd_host.sh("test -e /usr/local/bin/uv")[0] != 0
 
 
-def test_binary_method_installs_uv_and_venv_idempotently_and_never_replaces_it(systemd_host, tmp_path,
-                                                                              release_tarball):
+def test_binary_method_installs_uv_and_venv_idempotently_and_never_replaces_it(
+        systemd_host, tmp_path, release_tarball):
     tarball, sha256 = release_tarball
     first = run_binary_method(systemd_host, tmp_path, tarball, sha256)
     assert first.returncode == 0, first.stdout[-4000:]
