@@ -326,8 +326,8 @@ BAD_ROLE = [
     ({"hf_token": "t\r"}, r"^vllm_service_hf_token must not contain control"),
     ({"environment": {"1A": "x"}}, r"^vllm_service_environment: '1A' is not"),
     ({"extra_args": ["--api-key", "x"]}, r"^vllm_service_extra_args must not carry --api-key"),
-    ({"extra_args": ["--allowed-origins", '["*"]']}, r"^vllm_service_extra_args must not carry --allowed-origins: "
-                                                    r"the role sets it from vllm_service_allowed_origins"),
+    ({"extra_args": ["--allowed-origins", '["*"]']},
+     r"^vllm_service_extra_args must not carry --allowed-origins: the role sets it from vllm_service_allowed_origins"),
     ({"extra_args": ["--disable-fastapi-docs"]}, r"^vllm_service_extra_args must not carry --disable-fastapi-docs"),
     ({"allowed_origins": "*"}, r"^vllm_service_allowed_origins must be a list"),
     ({"allowed_origins": ["https://app.example/path"]}, r"^vllm_service_allowed_origins must hold origins"),
