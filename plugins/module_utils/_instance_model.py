@@ -11,6 +11,8 @@ template adds no unchecked interpolation.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import posixpath
 import re
 
@@ -47,7 +49,7 @@ ROLE_SETTINGS = (
     "gpu_count", "restart_policy", "limit_nofile", "restart_sec", "health_timeout", "max_restarts",
     "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
     "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
-    "container_log_max_files",
+    "container_log_max_files", "allow_unauthenticated", "fastapi_docs", "allowed_origins",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -77,6 +79,14 @@ SYSTEM_DIRS = frozenset((
 ))
 # Secrets have their own variables (0600 env file); on the command line they would be in `ps`.
 SECRET_ARGS = ("--api-key", "--hf-token")
+# Server flags the role sets from its own variables: in extra args they would contradict them.
+ROLE_ARGS = {
+    "--disable-fastapi-docs": "vllm_service_fastapi_docs",
+    "--no-disable-fastapi-docs": "vllm_service_fastapi_docs",
+    "--allowed-origins": "vllm_service_allowed_origins",
+}
+# A CORS origin: scheme://host[:port] (no path), or "*" (any site's scripts may call the API).
+ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 HUB_PATH_RE = re.compile(r"[/.~]")
 
 
@@ -132,6 +142,55 @@ def _path(value, where, empty_ok=False):
     return posixpath.normpath(text)
 
 
+def _origins(value):
+    """vllm_service_allowed_origins as vLLM's --allowed-origins wants it: a JSON list."""
+    if not isinstance(value, (list, tuple)):
+        raise ModelError("vllm_service_allowed_origins must be a list of origins like https://app.example, got %r"
+                         % (value,))
+    origins = [_text(o, "vllm_service_allowed_origins").strip() for o in value]
+    for origin in origins:
+        if not ORIGIN_RE.fullmatch(origin):
+            raise ModelError("vllm_service_allowed_origins must hold origins like https://app.example[:port] "
+                             "(scheme and host, no path) or *, got %r" % origin)
+    return origins
+
+
+def _hub_url(value, where):
+    """A hub mirror gets the token: https only, except on this machine's loopback (a local stand-in)."""
+    url = _text(value, where).strip()
+    if not url:
+        return ""
+    match = re.fullmatch(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(/[A-Za-z0-9._~/%+-]*)?", url)
+    if not match:
+        raise ModelError("%s must be an https:// URL, got %r" % (where, url))
+    if match.group(1) == "http" and not _loopback(match.group(2).strip("[]")):
+        raise ModelError("%s must be an https:// URL (the Hugging Face token is sent to it), got %r; plain "
+                         "http is accepted on loopback only" % (where, url))
+    return url
+
+
+def _loopback(host):
+    """Whether only this machine can reach a server bound to `host` ('' and 0.0.0.0 are every address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(out, where):
+    """A server other machines can reach answers anyone unless it has a key: refused unless opted in."""
+    if _loopback(out["host"]) or out["api_key"]:
+        return
+    raise ModelError(
+        "%s is %r (reachable from other machines) and the server has no API key: anyone who reaches the port "
+        "could use it. Set an API key (vllm_service_api_key, or the instance's api_key), bind to loopback "
+        "(vllm_service_host or the instance's host: 127.0.0.1, e.g. behind the vllm_router door), or accept "
+        "an open server with vllm_service_allow_unauthenticated: true"
+        % (where("host"), out["host"] or "0.0.0.0"))
+
+
 def _check_instance(raw, where):
     """Check one merged instance; returns the cleaned values. `where(key)` names the variable."""
     out = {}
@@ -164,6 +223,9 @@ def _check_instance(raw, where):
             raise ModelError("%s must not carry %s (it would be visible in the unit and `ps`): use "
                              "vllm_service_api_key / vllm_service_hf_token"
                              % (where("extra_args"), arg.split("=", 1)[0]))
+        if arg.split("=", 1)[0] in ROLE_ARGS:
+            raise ModelError("%s must not carry %s: the role sets it from %s"
+                             % (where("extra_args"), arg.split("=", 1)[0], ROLE_ARGS[arg.split("=", 1)[0]]))
 
     gpus = raw["cuda_visible_devices"]
     if not isinstance(gpus, (list, tuple)):
@@ -212,7 +274,10 @@ def _merge(settings):
     defaults = {key: settings[key] for key in INSTANCE_KEYS}
     listed = settings["instances"]
     if not listed:
-        return [_check_instance(dict(defaults), lambda key: "vllm_service_%s" % key)]
+        single = _check_instance(dict(defaults), lambda key: "vllm_service_%s" % key)
+        if not _bool(settings["allow_unauthenticated"]):
+            _check_exposure(single, lambda key: "vllm_service_%s" % key)
+        return [single]
     if not isinstance(listed, (list, tuple)):
         raise ModelError("vllm_service_instances must be a list of dictionaries")
 
@@ -246,6 +311,11 @@ def _merge(settings):
                 raise ModelError("vllm_service_instances[%d] (%s): %s %s is already used by instance [%d]"
                                  % (index, instance["name"], key, value, seen[value]))
             seen[value] = index
+    # Last, so that a plain mistake in the list is reported as such first.
+    for index, instance in enumerate(result):
+        if not _bool(settings["allow_unauthenticated"]):
+            _check_exposure(instance, lambda key, index=index, name=instance["name"]:
+                            "vllm_service_instances[%d] (%s): %s" % (index, name, key))
     return result
 
 
@@ -272,8 +342,10 @@ def _check_role(settings):
     s["venv_path"] = _path(settings["venv_path"], "vllm_service_venv_path")
     s["ld_preload"] = _text(settings["ld_preload"], "vllm_service_ld_preload")
     s["cpu_omp_threads_bind"] = _text(settings["cpu_omp_threads_bind"], "vllm_service_cpu_omp_threads_bind")
-    for key in ("use_modelscope", "usage_stats", "rollback", "model_predownload", "ipc_host", "verify_chat"):
+    for key in ("use_modelscope", "usage_stats", "rollback", "model_predownload", "ipc_host", "verify_chat",
+                "fastapi_docs"):
         s[key] = _bool(settings[key])
+    s["allowed_origins"] = _origins(settings["allowed_origins"])
     s["hf_token"] = _text(settings["hf_token"], "vllm_service_hf_token")
     s["ca_bundle"] = _path(settings["ca_bundle"], "vllm_service_ca_bundle", empty_ok=True)
     s["controller_ca_bundle"] = _text(settings["controller_ca_bundle"], "vllm_service_controller_ca_bundle")
@@ -287,7 +359,7 @@ def _check_role(settings):
     if not REVISION_RE.fullmatch(revision) or ".." in revision.split("/"):
         raise ModelError("vllm_service_model_revision must be a branch, tag or commit, got %r" % revision)
     s["model_revision"] = revision
-    s["hf_endpoint"] = _text(settings["hf_endpoint"], "vllm_service_hf_endpoint").strip()
+    s["hf_endpoint"] = _hub_url(settings["hf_endpoint"], "vllm_service_hf_endpoint")
     s["advertise_address"] = _text(settings["advertise_address"], "vllm_service_advertise_address").strip()
     if not HOST_RE.fullmatch(s["advertise_address"]) or not s["advertise_address"]:
         raise ModelError("vllm_service_advertise_address must be an IP address or host name, got %r"
@@ -374,6 +446,10 @@ def _server_args(role, inst, model_ref, host, port):
     args += ["--host", host, "--port", str(port)]
     if role["model_revision"] != "main":
         args += ["--revision", role["model_revision"]]
+    if not role["fastapi_docs"]:
+        args.append("--disable-fastapi-docs")
+    # Always given: vLLM's default has been "*" (any web page may call the API) in older versions.
+    args += ["--allowed-origins", json.dumps(role["allowed_origins"], separators=(",", ":"))]
     return args + inst["extra_args"]
 
 

@@ -39,6 +39,8 @@ class TestHost:
             "ansible_connection": "community.docker.docker",
             "ansible_host": self.name,
             "ansible_python_interpreter": "/usr/bin/python3",
+            # The tests ask the server from inside the host; on 0.0.0.0 without a key the role refuses.
+            "vllm_service_host": "127.0.0.1",
             **(hostvars or {}),
         }}}}}}
         path = tmp_path / "hosts.yml"

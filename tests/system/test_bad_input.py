@@ -57,6 +57,9 @@ CASES = [
     ({"vllm_service_state_dir": "/var/lib"}, "vllm_service_state_dir"),
     ({"vllm_service_state_dir": "/var/lib/../../etc"}, "vllm_service_state_dir"),
     ({"vllm_service_host": "0.0.0.0\nExecStartPre=/bin/true"}, "vllm_service_host"),
+    # An open server: every address, no API key, no opt-in (the message names the key and the opt-in too).
+    ({"vllm_service_host": "0.0.0.0"}, "vllm_service_allow_unauthenticated"),
+    ({"vllm_service_hf_endpoint": "http://hf-mirror.example"}, "vllm_service_hf_endpoint"),
 ]
 
 # The same refusals when a role is used alone in a play with gather_facts: false.

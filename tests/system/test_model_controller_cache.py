@@ -69,6 +69,7 @@ def settings(hub, cache):
         "vllm_service_hf_endpoint": hub.url,
         "vllm_service_hf_token": TOKEN,
         "vllm_service_predownload_poll_interval": 1,
+        "vllm_service_host": "127.0.0.1",  # asked from inside the host; 0.0.0.0 without a key is refused
     }
 
 

@@ -5,6 +5,7 @@ Runs through Molecule's testinfra verifier: `host` is the container over the Ans
 
 import json
 import os
+import urllib.error
 import urllib.request
 
 import testinfra.utils.ansible_runner
@@ -77,6 +78,32 @@ def test_chat_completion_from_controller():
     assert reply["model"] == "tiny"
     assert reply["usage"]["completion_tokens"] > 0
     assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def status_and_headers(request):
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, resp.headers
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers
+
+
+def test_no_api_browser_and_no_cross_origin_calls_by_default(host):
+    """vllm_service_fastapi_docs / vllm_service_allowed_origins: real vLLM serves no docs and lets no other
+    site's scripts call it (CORS)."""
+    argv = host.check_output("systemctl show -p ExecStart --value vllm")
+    assert "--disable-fastapi-docs" in argv and "--allowed-origins []" in argv, argv
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert status_and_headers(PUBLISHED + path)[0] == 404, path
+    assert status_and_headers(PUBLISHED + "/health")[0] == 200
+    preflight = urllib.request.Request(PUBLISHED + "/v1/chat/completions", method="OPTIONS", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    status, headers = status_and_headers(preflight)
+    assert headers.get("Access-Control-Allow-Origin") is None, (status, dict(headers))
+    status, headers = status_and_headers(urllib.request.Request(PUBLISHED + "/v1/models",
+                                                                headers={"Origin": "https://evil.example"}))
+    assert status == 200 and headers.get("Access-Control-Allow-Origin") is None, (status, dict(headers))
 
 
 def test_openai_probe_module_on_host(host):

@@ -75,6 +75,7 @@ def test_vllm_gpu_build_in_the_uv_venv(host):
 def test_unit_runs_vllm_serve_with_the_fleet_settings(host):
     argv = exec_argv(host)
     assert argv[1:] == ["serve", "--model", MODEL, "--host", "0.0.0.0", "--port", "8000",
+                        "--disable-fastapi-docs", "--allowed-origins", "[]",
                         "--max-model-len", "8192", "--gpu-memory-utilization", "0.90"]
     svc = host.service("vllm")
     assert svc.is_enabled and svc.is_running

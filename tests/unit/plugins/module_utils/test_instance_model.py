@@ -9,7 +9,8 @@ from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import
     INSTANCE_KEYS, SETTINGS, ModelError, build,
 )
 
-# The role's defaults (roles/vllm_service/defaults/main.yml) as the action plugin hands them over.
+# The role's defaults (roles/vllm_service/defaults/main.yml) as the action plugin hands them over,
+# but with allow_unauthenticated on: most rows are about other things (the exposure rows turn it off).
 ROLE = {
     "name": "vllm", "port": 8000, "host": "0.0.0.0", "model": "Qwen/Qwen2.5-1.5B-Instruct", "model_src": "",
     "served_model_name": "", "extra_args": ["--max-model-len", "512"], "cuda_visible_devices": [], "cpus": "",
@@ -26,7 +27,7 @@ ROLE = {
     "max_restarts": 2, "predownload_poll_interval": 5, "predownload_timeout": 7200,
     "advertise_address": "host1.example", "verify_chat": True, "start_limit_burst": 10,
     "start_limit_interval_sec": 300, "oom_score_adjust": 500, "memory_max": "", "container_log_max_size": "50m",
-    "container_log_max_files": 3,
+    "container_log_max_files": 3, "allow_unauthenticated": True, "fastapi_docs": False, "allowed_origins": [],
 }
 # A setting added later gets the argument spec's default here, as the action plugin gives it.
 ROLE.update({key: value for key, value in spec_defaults().items() if key in SETTINGS and key not in ROLE})
@@ -107,7 +108,8 @@ def test_systemd_instance_fields():
     assert inst["env_file"] == "/etc/vllm/vllm.env"
     assert inst["url"] == "http://127.0.0.1:8000" and inst["health_url"] == "http://127.0.0.1:8000/health"
     assert inst["argv"] == ["/opt/vllm/venv/bin/vllm", "serve", "--model", ROLE["model"], "--served-model-name", "tiny",
-                            "--host", "0.0.0.0", "--port", "8000", "--revision", "v1", "--max-model-len", "512"]
+                            "--host", "0.0.0.0", "--port", "8000", "--revision", "v1", "--disable-fastapi-docs",
+                            "--allowed-origins", "[]", "--max-model-len", "512"]
     assert inst["secret_env"] == {"HF_TOKEN": "t", "VLLM_API_KEY": "k"}
     assert "VLLM_API_KEY" not in inst["env"] and "HF_TOKEN" not in inst["env"]
     assert inst["env"]["HOME"] == "/var/lib/vllm" and inst["env"]["TMPDIR"] == "/var/lib/vllm/tmp"
@@ -195,6 +197,65 @@ def test_nothing_to_download(where):
     assert instances([], **where)[0]["download"] is None
 
 
+# ---- exposure: an open server must be asked for -------------------------------------------------
+
+@pytest.mark.parametrize("changes", [
+    {"api_key": "k"},                                     # a key
+    {"allow_unauthenticated": True},                      # the explicit opt-in
+    {"host": "127.0.0.1"}, {"host": "127.8.0.1"}, {"host": "::1"}, {"host": "localhost"},  # loopback
+    {"host": "127.0.0.1", "mode": "container"},
+    {"instances": [{"name": "a", "port": 1, "api_key": "ka"}, {"name": "b", "port": 2, "host": "127.0.0.1"}]},
+])
+def test_a_server_without_a_key_is_accepted_on_loopback_or_when_asked_for(changes):
+    assert model(**dict({"allow_unauthenticated": False}, **changes))["instances"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({}, r"^vllm_service_host is '0\.0\.0\.0' \(reachable from other machines\) and the server has no API key"),
+    ({"host": ""}, r"^vllm_service_host is '0\.0\.0\.0'"),
+    ({"host": "10.0.0.5"}, r"^vllm_service_host is '10\.0\.0\.5'"),
+    ({"host": "::"}, r"^vllm_service_host is '::'"),
+    ({"mode": "container"}, r"^vllm_service_host is '0\.0\.0\.0'"),
+    ({"api_key": "k", "instances": [{"name": "a", "port": 1}, {"name": "b", "port": 2, "api_key": ""}]},
+     r"^vllm_service_instances\[1\] \(b\): host is '0\.0\.0\.0'"),
+    ({"allow_unauthenticated": "no"}, r"^vllm_service_host is"),
+])
+def test_an_open_server_is_refused_naming_the_options(changes, message):
+    with pytest.raises(ModelError, match=message) as err:
+        model(**dict({"allow_unauthenticated": False}, **changes))
+    for option in ("vllm_service_api_key", "api_key", "vllm_service_host", "vllm_service_allow_unauthenticated"):
+        assert option in str(err.value)
+
+
+def test_a_plain_mistake_in_the_list_is_reported_before_the_exposure():
+    with pytest.raises(ModelError, match="port 1 is already used"):
+        model(allow_unauthenticated=False, instances=[{"name": "a", "port": 1}, {"name": "b", "port": 1}])
+
+
+# ---- web surface: no docs, no cross-origin browser access by default ----------------------------
+
+def test_docs_off_and_no_origins_by_default_in_both_modes():
+    (inst,) = instances([])
+    assert inst["argv"][inst["argv"].index("--allowed-origins") + 1] == "[]"
+    assert "--disable-fastapi-docs" in inst["argv"]
+    (ct,) = instances([], mode="container")
+    assert "--disable-fastapi-docs" in ct["container"]["command"]
+    assert ct["container"]["command"][ct["container"]["command"].index("--allowed-origins") + 1] == "[]"
+
+
+def test_docs_and_origins_when_asked_for():
+    (inst,) = instances([], fastapi_docs=True, allowed_origins=["https://app.example", "http://[::1]:3000", "*"])
+    assert "--disable-fastapi-docs" not in inst["argv"]
+    assert inst["argv"][inst["argv"].index("--allowed-origins") + 1] == '["https://app.example","http://[::1]:3000","*"]'
+
+
+@pytest.mark.parametrize("endpoint", ["https://hf-mirror.example", "https://hf-mirror.example:8443/hub/",
+                                      "http://127.0.0.1:8090", "http://localhost:8090", "http://[::1]:8090", ""])
+def test_hub_mirrors_that_are_accepted(endpoint):
+    inst = instances([], hf_endpoint=endpoint, model_predownload=True)[0]
+    assert inst["env"].get("HF_ENDPOINT", "") == endpoint and inst["download"]["endpoint"] == endpoint
+
+
 # ---- bad input: every row fails before the host changes, naming the variable --------------------
 
 BAD_INSTANCES = [
@@ -232,6 +293,7 @@ BAD_INSTANCES = [
     ([{"name": "a", "port": 1, "model": "org/../../etc"}], "model must not contain '..'"),
     ([{"name": "a", "port": 1, "api_key": "k\n"}], "api_key must not contain control"),
     ([{"name": "a", "port": 1, "environment": {"VLLM_API_KEY": "x"}}], "must not set VLLM_API_KEY"),
+    ([{"name": "a", "port": 1, "extra_args": ["--allowed-origins=[]"]}], "must not carry --allowed-origins"),
 ]
 
 
@@ -267,6 +329,16 @@ BAD_ROLE = [
     ({"hf_token": "t\r"}, r"^vllm_service_hf_token must not contain control"),
     ({"environment": {"1A": "x"}}, r"^vllm_service_environment: '1A' is not"),
     ({"extra_args": ["--api-key", "x"]}, r"^vllm_service_extra_args must not carry --api-key"),
+    ({"extra_args": ["--allowed-origins", '["*"]']},
+     r"^vllm_service_extra_args must not carry --allowed-origins: the role sets it from vllm_service_allowed_origins"),
+    ({"extra_args": ["--disable-fastapi-docs"]}, r"^vllm_service_extra_args must not carry --disable-fastapi-docs"),
+    ({"allowed_origins": "*"}, r"^vllm_service_allowed_origins must be a list"),
+    ({"allowed_origins": ["https://app.example/path"]}, r"^vllm_service_allowed_origins must hold origins"),
+    ({"allowed_origins": ["app.example"]}, r"^vllm_service_allowed_origins must hold origins"),
+    ({"hf_endpoint": "http://hf-mirror.example"}, r"^vllm_service_hf_endpoint must be an https:// URL \(the Hugging"),
+    ({"hf_endpoint": "http://10.0.0.5:8080"}, r"^vllm_service_hf_endpoint must be an https:// URL"),
+    ({"hf_endpoint": "ftp://mirror.example"}, r"^vllm_service_hf_endpoint must be an https:// URL"),
+    ({"hf_endpoint": "https://mirror.example/a b"}, r"^vllm_service_hf_endpoint must be an https:// URL"),
     ({"model_predownload": True, "mode": "container"}, r"model_predownload_on=host works in systemd mode"),
     ({"model_predownload": True, "model_predownload_on": "controller", "use_modelscope": True},
      r"controller fetches Hugging Face ids only"),
