@@ -521,7 +521,7 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             "start_limit_interval_sec": role["start_limit_interval_sec"],
             "oom_score_adjust": role["oom_score_adjust"],
             "memory_max": role["memory_max"],
-            # ProtectSystem=strict: the only paths the server may write (besides its private /tmp).
+            # ProtectSystem=strict: the only paths the server may write (checked paths: no spaces).
             "read_write_paths": [state],
         }
         result["config_files"] = [
