@@ -22,10 +22,9 @@ options:
     type: path
     required: true
   content:
-    description: What the file must hold.
+    description: What the file must hold (never logged).
     type: str
     required: true
-    no_log: true
   owner:
     description: Owner of the file (a name).
     type: str
