@@ -54,6 +54,8 @@ ROLE_SETTINGS = (
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
 CONFIG_DIR = "/etc/vllm"
+# One root-only file of secrets per instance, apart from the configuration (see secrets_file).
+SECRETS_DIR = CONFIG_DIR + "/secrets"
 CONTAINER_CA_PATH = "/etc/llmops-vllm/ca-bundle.pem"
 CONTAINER_HF_HOME = "/root/.cache/huggingface"
 LABEL = "llmops.vllm.instance"
@@ -581,6 +583,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
     else:
         result["unit_path"] = "/etc/systemd/system/" + unit
         result["env_file"] = "%s/%s.env" % (CONFIG_DIR, name)
+        # Never part of the last good copy: a rollback keeps the current (possibly rotated) keys.
+        result["secrets_file"] = "%s/%s.env" % (SECRETS_DIR, name)
         result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"])
         result["unit_settings"] = {
             "user": role["user"],
@@ -593,6 +597,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             "start_limit_interval_sec": role["start_limit_interval_sec"],
             "oom_score_adjust": role["oom_score_adjust"],
             "memory_max": role["memory_max"],
+            # ProtectSystem=strict: the only paths the server may write (checked paths: no spaces).
+            "read_write_paths": [state],
         }
         result["config_files"] = [
             {"path": result["unit_path"], "good": "%s/%s" % (good, unit), "mode": "0644"},
@@ -627,4 +633,5 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3"):
         "rollback_dir": role["rollback_dir"],
         "ca_bundle": role["ca_bundle"],
         "secrets": any(i["secret_env"] for i in instances),
+        "secrets_dir": SECRETS_DIR,
     }

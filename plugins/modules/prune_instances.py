@@ -12,7 +12,8 @@ author: llmops.vllm maintainers (@llmops)
 description:
   - Every instance that C(llmops.vllm.vllm_service) deploys in systemd mode has C(<config_dir>/<name>.env).
     Each such instance whose name is not in O(keep) is stopped and disabled, and its unit, environment
-    file and last good copies are removed; systemd then reloads.
+    file, secrets file (C(<config_dir>/secrets/<name>.env)) and last good copies are removed; systemd
+    then reloads.
   - In container mode every instance's container carries the label C(llmops.vllm.instance=<name>) and
     has C(<config_dir>/<name>.container.json). Each one whose name is not in O(keep) is removed with
     C(docker rm -f), and so are its settings and their last good copy.
@@ -136,7 +137,8 @@ def main():
             unit = name + ".service"
             # An interrupted earlier removal may have left the env file without its unit: not an error.
             module.run_command([systemctl, "disable", "--now", unit], check_rc=False)
-            remove_files([os.path.join(p["unit_dir"], unit), os.path.join(p["config_dir"], name + ".env"),
+            remove_files([os.path.join(p["unit_dir"], unit), os.path.join(p["config_dir"], "secrets", name + ".env"),
+                          os.path.join(p["config_dir"], name + ".env"),
                           os.path.join(p["rollback_dir"], unit), os.path.join(p["rollback_dir"], name + ".env")])
         module.run_command([systemctl, "daemon-reload"], check_rc=True)
     module.exit_json(changed=bool(stale), removed=stale)

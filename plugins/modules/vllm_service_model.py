@@ -42,7 +42,8 @@ instances:
       C(model), C(model_src), C(staged_model), C(model_ref), C(served_model), C(state_dir), C(owner),
       C(group), C(directories), C(env), C(secret_env), C(unit), C(container_name), C(download),
       C(health), C(config_files) (current and last good paths), and per runtime C(unit_path),
-      C(env_file), C(argv), C(unit_settings) (systemd) or C(container) (container spec).
+      C(env_file), C(secrets_file) (never part of the last good copy), C(argv), C(unit_settings) (systemd)
+      or C(container) (container spec).
   returned: success
   type: list
   elements: dict

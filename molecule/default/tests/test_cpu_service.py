@@ -5,6 +5,7 @@ Runs through Molecule's testinfra verifier: `host` is the container over the Ans
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 
@@ -59,8 +60,21 @@ def test_caches_and_scratch_in_state_dir(host):
 
 def test_unit_is_hardened(host):
     unit = host.file("/etc/systemd/system/vllm.service").content_string
-    for line in ("Restart=always", "NoNewPrivileges=yes", "ProtectSystem=full", "User=vllm", "Type=exec"):
+    for line in ("Restart=always", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/vllm\n",
+                 "PrivateDevices=yes", "CapabilityBoundingSet=\n", "User=vllm", "Type=exec"):
         assert line in unit
+
+
+def test_hardened_unit_scores_at_most_2_5_while_serving(host):
+    """systemd-analyze security of the running CPU unit (issue #10 asks for <= 2.5; it was 7.4),
+    measured while the server answers: the hardening leaves vLLM working."""
+    out = host.check_output("systemd-analyze security --no-pager vllm.service")
+    score = float(re.search(r"Overall exposure level for vllm.service: ([0-9.]+)", out).group(1))
+    print("systemd-analyze security vllm.service: %.1f" % score)
+    assert score <= 2.5, out
+    assert host.run("systemctl is-active vllm").stdout.strip() == "active"
+    with urllib.request.urlopen(PUBLISHED + "/health", timeout=10) as resp:
+        assert resp.status == 200
 
 
 def test_chat_completion_from_controller():

@@ -1,8 +1,9 @@
 """Runs after the other verify tests (file order): it changes the deployment.
 
 1. Secrets: a -vvv re-converge that turns on an API key and an HF token. Neither value may appear
-   in the output; both land only in the root-owned 0600 env file; the API then
-   requires the key.
+   in the output; both land only in the root-owned 0600 secrets file (never in the last good
+   copy); the API then requires the key. Then a key rotation together with a breaking change:
+   the rollback restores the configuration but keeps the new key.
 2. A link the service user planted in its own state directory: the next converge refuses it by
    name, and root neither chowns nor writes the link's target.
 3. Fault: the vLLM process killed with SIGKILL comes back healthy without intervention
@@ -28,6 +29,7 @@ REPO = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 PUBLISHED = "http://127.0.0.1:18000"
 API_KEY = "sk-molecule-7f3a9c1e"
 HF_TOKEN = "hf_moleculeTOKEN5b2d8e"
+NEW_API_KEY = "sk-molecule-rotated-42d0b6"
 
 
 def get(path, key=None, timeout=10):
@@ -58,20 +60,41 @@ def test_secrets_stay_out_of_verbose_output(host, tmp_path):
     assert API_KEY not in out
     assert HF_TOKEN not in out
 
-    env_file = host.file("/etc/vllm/vllm.env")
-    assert env_file.mode == 0o600 and env_file.user == "root"
-    content = host.run("cat /etc/vllm/vllm.env").stdout
+    secrets_file = host.file("/etc/vllm/secrets/vllm.env")
+    assert secrets_file.mode == 0o600 and secrets_file.user == "root"
+    assert host.file("/etc/vllm/secrets").mode == 0o700
+    content = host.run("cat /etc/vllm/secrets/vllm.env").stdout
     assert 'VLLM_API_KEY="%s"' % API_KEY in content
     assert 'HF_TOKEN="%s"' % HF_TOKEN in content
-    # nowhere else in /etc (unit file, other configs) but the 0600 root-only last good copy (rollback)
-    found = sorted(host.run("grep -rl %s /etc" % API_KEY).stdout.split())
-    assert found == ["/etc/vllm/last-good/vllm.env", "/etc/vllm/vllm.env"]
-    good = host.file("/etc/vllm/last-good/vllm.env")
-    assert good.mode == 0o600 and good.user == "root"
+    # nowhere else in /etc: not the unit, not the env file, not the last good copies
+    for secret in (API_KEY, HF_TOKEN):
+        assert host.run("grep -rl %s /etc" % secret).stdout.split() == ["/etc/vllm/secrets/vllm.env"]
     assert host.file("/etc/vllm/last-good").mode == 0o700
 
     assert get("/v1/models") == 401
     assert get("/v1/models", key=API_KEY) == 200
+
+
+def test_a_rollback_keeps_the_rotated_key(host, tmp_path):
+    """A leaked key is rotated in the same run as a change that breaks the server: the rollback
+    brings back the last good configuration, not the old key."""
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({
+        "vllm_service_api_key": NEW_API_KEY, "vllm_service_hf_token": HF_TOKEN,
+        # vLLM refuses an unknown flag at start: a crash loop, then the rollback
+        "vllm_service_extra_args": ["--max-model-len", "512", "--no-such-flag"]}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    res = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"), "-e", "@%s" % secrets],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=False)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out[-3000:]
+    assert "Rolled back to the last good configuration" in out, out[-3000:]
+    assert NEW_API_KEY not in out and API_KEY not in out
+    assert "--no-such-flag" not in host.file("/etc/systemd/system/vllm.service").content_string
+    assert 'VLLM_API_KEY="%s"' % NEW_API_KEY in host.run("cat /etc/vllm/secrets/vllm.env").stdout
+    assert get("/v1/models", key=NEW_API_KEY) == 200
+    assert get("/v1/models", key=API_KEY) == 401
 
 
 def test_a_link_planted_by_the_service_user_is_refused(host, tmp_path):

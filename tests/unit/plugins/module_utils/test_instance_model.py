@@ -106,6 +106,10 @@ def test_systemd_instance_fields():
                         model_revision="v1", ld_preload="/usr/lib/libtcmalloc.so")
     assert inst["unit"] == "vllm.service" and inst["unit_path"] == "/etc/systemd/system/vllm.service"
     assert inst["env_file"] == "/etc/vllm/vllm.env"
+    # the secrets have their own file, never kept as last good (a rollback keeps rotated keys)
+    assert inst["secrets_file"] == "/etc/vllm/secrets/vllm.env"
+    assert inst["secrets_file"] not in [f["path"] for f in inst["config_files"]]
+    assert inst["unit_settings"]["read_write_paths"] == ["/var/lib/vllm"]
     assert inst["url"] == "http://127.0.0.1:8000" and inst["health_url"] == "http://127.0.0.1:8000/health"
     assert inst["argv"] == ["/opt/vllm/venv/bin/vllm", "serve", "--model", ROLE["model"], "--served-model-name", "tiny",
                             "--host", "0.0.0.0", "--port", "8000", "--revision", "v1", "--disable-fastapi-docs",

@@ -23,9 +23,11 @@ def host(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
     etc, units, good = tmp_path / "etc", tmp_path / "units", tmp_path / "etc" / "last-good"
     good.mkdir(parents=True)
+    (etc / "secrets").mkdir()
     units.mkdir()
     for name in ("keep", "old"):
         (etc / (name + ".env")).write_text("A=1\n")
+        (etc / "secrets" / (name + ".env")).write_text("VLLM_API_KEY=k\n")
         (units / (name + ".service")).write_text("[Service]\n")
         (good / (name + ".env")).write_text("A=1\n")
         (good / (name + ".service")).write_text("[Service]\n")
@@ -41,7 +43,8 @@ def test_removes_only_the_unlisted_instance(run_module, host):
     assert res["changed"] and res["removed"] == ["old"]
     assert sorted(os.listdir(root / "units")) == ["keep.service"]
     assert sorted(os.listdir(root / "etc" / "last-good")) == ["keep.env", "keep.service"]
-    assert sorted(os.listdir(root / "etc")) == ["keep.env", "last-good", "linked.env", "other.container.json"]
+    assert sorted(os.listdir(root / "etc")) == ["keep.env", "last-good", "linked.env", "other.container.json", "secrets"]
+    assert os.listdir(root / "etc" / "secrets") == ["keep.env"]
     assert log.read_text().splitlines() == ["disable --now old.service", "daemon-reload"]
     again = run_module(prune_instances, args)
     assert not again["changed"] and again["removed"] == []
