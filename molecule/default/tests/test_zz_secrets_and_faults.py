@@ -46,16 +46,22 @@ def get(path, key=None, timeout=10):
         return None
 
 
-def test_secrets_stay_out_of_verbose_output(host, tmp_path):
-    secrets = tmp_path / "secrets.json"
-    secrets.write_text(json.dumps({"vllm_service_api_key": API_KEY, "vllm_service_hf_token": HF_TOKEN}))
+def converge(tmp_path, extra_vars, *args, timeout=900):
+    """site.yml against the scenario's inventory; secrets go in a vars file, never on the command line.
+    Returns (rc, stdout + stderr)."""
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(extra_vars))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     res = subprocess.run(
-        ["ansible-playbook", "-vvv", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"),
-         "-e", "@%s" % secrets],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-5000:]
+        ["ansible-playbook", *args, "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"),
+         "-e", "@%s" % extra],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return res.returncode, res.stdout + res.stderr
+
+
+def test_secrets_stay_out_of_verbose_output(host, tmp_path):
+    rc, out = converge(tmp_path, {"vllm_service_api_key": API_KEY, "vllm_service_hf_token": HF_TOKEN}, "-vvv")
+    assert rc == 0, out[-5000:]
     assert len(out) > 10000  # really verbose
     assert API_KEY not in out
     assert HF_TOKEN not in out
@@ -78,17 +84,11 @@ def test_secrets_stay_out_of_verbose_output(host, tmp_path):
 def test_a_rollback_keeps_the_rotated_key(host, tmp_path):
     """A leaked key is rotated in the same run as a change that breaks the server: the rollback
     brings back the last good configuration, not the old key."""
-    secrets = tmp_path / "secrets.json"
-    secrets.write_text(json.dumps({
+    rc, out = converge(tmp_path, {
         "vllm_service_api_key": NEW_API_KEY, "vllm_service_hf_token": HF_TOKEN,
         # vLLM refuses an unknown flag at start: a crash loop, then the rollback
-        "vllm_service_extra_args": ["--max-model-len", "512", "--no-such-flag"]}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    res = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"), "-e", "@%s" % secrets],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200, check=False)
-    out = res.stdout + res.stderr
-    assert res.returncode != 0, out[-3000:]
+        "vllm_service_extra_args": ["--max-model-len", "512", "--no-such-flag"]}, timeout=1200)
+    assert rc != 0, out[-3000:]
     assert "Rolled back to the last good configuration" in out, out[-3000:]
     assert NEW_API_KEY not in out and API_KEY not in out
     assert "--no-such-flag" not in host.file("/etc/systemd/system/vllm.service").content_string
@@ -105,14 +105,8 @@ def test_a_link_planted_by_the_service_user_is_refused(host, tmp_path):
                      "&& ln -s /srv/root-only /var/lib/vllm/cache'")
     assert plant.rc == 0, plant.stderr
     try:
-        secrets = tmp_path / "secrets.json"
-        secrets.write_text(json.dumps({"vllm_service_api_key": API_KEY, "vllm_service_hf_token": HF_TOKEN}))
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        res = subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(REPO / "site.yml"), "-e", "@%s" % secrets],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-        out = res.stdout + res.stderr
-        assert res.returncode != 0, out[-3000:]
+        rc, out = converge(tmp_path, {"vllm_service_api_key": API_KEY, "vllm_service_hf_token": HF_TOKEN})
+        assert rc != 0, out[-3000:]
         assert "/var/lib/vllm/cache" in out and "already exists as a link" in out, out[-3000:]
         target = host.file("/srv/root-only")
         assert target.user == "root" and target.group == "root" and target.mode == 0o755
