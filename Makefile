@@ -91,7 +91,8 @@ system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input
 molecule: prereqs variants ## Molecule scenarios on real systemd container hosts
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
-test: lint sanity units units-oldest galaxy system molecule ## everything CI runs
+test: ## everything CI runs: lint sanity units units-oldest galaxy system molecule, in stages (tools/test-all.sh)
+	tools/test-all.sh
 
 # The GPU check (tests/gpu/): for a real NVIDIA host without network. Stage the wheels where PyPI is
 # reachable, copy the repository to the GPU host, run `make gpu-check` there (needs only python3).
