@@ -1,10 +1,10 @@
 """Bad role input fails before the host is touched, with a message that names the variable.
 
 Each case runs the real entry point (site.yml) against a real, fresh systemd host and then checks
-that nothing on the host changed.
+that nothing on the host changed. The rows run in one ansible-playbook run each table (see run_rows).
 """
 
-import re
+import json
 
 import pytest
 
@@ -87,26 +87,56 @@ def host_untouched(host):
     assert not status.endswith(" installed"), "packages were installed"
 
 
-@pytest.mark.parametrize("extra_vars,variable", CASES, ids=[c[1] + ":" + str(list(c[0].values())[-1])[:40] for c in CASES])
-def test_bad_input_fails_early_naming_the_variable(systemd_host, tmp_path, extra_vars, variable):
-    inventory = systemd_host.inventory(tmp_path)
-    res = ansible_playbook("site.yml", inventory, extra_vars)
-    out = res.stdout + res.stderr
-    assert res.returncode != 0, out
-    assert variable in out, out
-    recap = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)" % systemd_host.name, out)
-    assert recap and recap.group(1) == "0" and recap.group(2) == "1", out
-    host_untouched(systemd_host)
+def run_rows(host, tmp_path, playbook, rows, extra_vars=None):
+    """One ansible-playbook run for every row: each row is its own inventory host (an alias of the
+    same real container, with the row's variables as host variables), so the rows fail side by side
+    instead of paying ansible-playbook's start-up once per row. Returns {alias: (stats, failed results)}.
+    max_fail_percentage 100 keeps one row's refusal from ending the play for the rows still running."""
+    aliases = {"row%02d" % i: row for i, row in enumerate(rows)}
+    base = json.loads(host.inventory(tmp_path).read_text())["all"]["children"]["cpu_hosts"]["hosts"][host.name]
+    alias_inventory = {alias: dict(base, **row) for alias, row in aliases.items()}
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps({"all": {"children": {"cpu_hosts": {"hosts": alias_inventory}}}}))
+    res = ansible_playbook(playbook, path, dict(extra_vars or {}, vllm_rolling_max_fail_percentage=100),
+                           extra_args=("--forks", str(len(rows))),
+                           env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    assert res.returncode != 0, res.stdout[-3000:] + res.stderr[-3000:]
+    host_untouched(host)  # after every row: they all ran on this one host
+    report = json.loads(res.stdout[res.stdout.index("{"):])
+    failed = {alias: [] for alias in aliases}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for alias, result in task["hosts"].items():
+                if result.get("failed") and alias in failed:
+                    failed[alias].append(json.dumps(result))
+    return {alias: (report["stats"].get(alias, {}), failed[alias]) for alias in aliases}
 
 
-@pytest.mark.parametrize("role,extra_vars,variable", ALONE, ids=["%s:%s" % (c[0].split(".")[-1], c[2]) for c in ALONE])
-def test_a_role_alone_without_facts_refuses_by_name(systemd_host, tmp_path, role, extra_vars, variable):
-    inventory = systemd_host.inventory(tmp_path)
-    res = ansible_playbook("tests/system/playbooks/one_role.yml", inventory, dict(extra_vars, one_role=role))
-    out = res.stdout + res.stderr
-    assert res.returncode != 0, out
-    assert variable in out, out
-    assert "has no attribute" not in out, out  # not a crash on missing facts
-    recap = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)" % systemd_host.name, out)
-    assert recap and recap.group(1) == "0" and recap.group(2) == "1", out
-    host_untouched(systemd_host)
+def assert_refused(outcome, variable):
+    stats, failures = outcome
+    assert len(failures) == 1 and stats.get("failures") == 1, (stats, failures)
+    assert stats.get("changed") == 0, stats
+    assert variable in failures[0], failures[0]
+    assert "has no attribute" not in failures[0], failures[0]  # not a crash on missing facts
+
+
+@pytest.fixture(scope="module")
+def site_rows(systemd_host, tmp_path_factory):
+    return run_rows(systemd_host, tmp_path_factory.mktemp("site"), "site.yml", [c[0] for c in CASES],
+                    extra_vars={"vllm_rolling_serial": "100%"})
+
+
+@pytest.fixture(scope="module")
+def alone_rows(systemd_host, tmp_path_factory):
+    return run_rows(systemd_host, tmp_path_factory.mktemp("alone"), "tests/system/playbooks/one_role.yml",
+                    [dict(c[1], one_role=c[0]) for c in ALONE])
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[1] + ":" + str(list(c[0].values())[-1])[:40] for c in CASES])
+def test_bad_input_fails_early_naming_the_variable(site_rows, index):
+    assert_refused(site_rows["row%02d" % index], CASES[index][1])
+
+
+@pytest.mark.parametrize("index", range(len(ALONE)), ids=["%s:%s" % (c[0].split(".")[-1], c[2]) for c in ALONE])
+def test_a_role_alone_without_facts_refuses_by_name(alone_rows, index):
+    assert_refused(alone_rows["row%02d" % index], ALONE[index][2])
