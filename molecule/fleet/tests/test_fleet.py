@@ -112,6 +112,19 @@ def test_every_instance_answers():
         chat(port, MODELS.get((name, instance), "tiny"))
 
 
+def test_wheelhouse_pushed_from_the_controller():
+    """fleet-2's vLLM came from the wheelhouse vllm_cpu_build pushed (rsync) from the controller; the
+    idempotence step already showed that a second run pushes nothing."""
+    f2 = host("fleet-2")
+    assert not f2.file("/opt/wheelhouse").exists  # no mounted copy to install from instead
+    sums = f2.file("/opt/vllm/wheelhouse/SHA256SUMS")
+    assert sums.content_string == (Path(os.environ["LLMOPS_WHEELHOUSE"]) / "SHA256SUMS").read_text()
+    f2.check_output("cd /opt/vllm/wheelhouse && sha256sum --quiet -c SHA256SUMS")
+    installed = f2.check_output("/opt/vllm/venvs/vllm-0.32.0/bin/python -c "
+                                "'import importlib.metadata as m; print(m.version(\"vllm-cpu\"))'")
+    assert installed == "0.32.0"
+
+
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
 # Every route of vLLM's server (and then some): the door refuses each without a valid key.
 ROUTES = [("GET", "/v1/models", None), ("POST", "/v1/chat/completions", CHAT),
