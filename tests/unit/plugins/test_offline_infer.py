@@ -234,8 +234,14 @@ def test_heartbeat_refreshes_elapsed_while_loading(tmp_path, capsys):
 
     class SlowLLM(real_llm):
         def __init__(self, **kwargs):
-            _time.sleep(0.3)  # "loading the model"
-            seen.update(json.loads((tmp_path / 'progress.json').read_text()))
+            # "Loading the model" until the heartbeat has refreshed elapsed_s (10 s at most: a loaded machine
+            # may run the heartbeat thread late, but it must run).
+            deadline = _time.monotonic() + 10
+            while True:
+                _time.sleep(0.05)
+                seen.update(json.loads((tmp_path / 'progress.json').read_text()))
+                if seen.get('elapsed_s', 0) > 0.1 or _time.monotonic() > deadline:
+                    break
             super(SlowLLM, self).__init__(**kwargs)
 
     vllm.LLM = SlowLLM
