@@ -87,7 +87,7 @@ bad = [n for n in names if not allowed.match(n + " ") or "__pycache__" in n or n
 need = ["README.md", "meta/runtime.yml", "requirements.yml", "playbooks/site.yml", "tools/wheelhouse.sh",
         "tools/router-wheelhouse.sh"]
 need += ["roles/%s/README.md" % r for r in ("apt_check_mode", "container_toolkit", "nvidia_driver", "uv_python",
-         "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_service")]
+         "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_router", "vllm_service", "prometheus")]
 missing = [n for n in need if n not in names]
 print("%d members" % len(names), file=sys.stderr)
 if bad or missing:

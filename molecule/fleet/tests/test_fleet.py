@@ -9,6 +9,7 @@
 4. Upgrades in versioned venvs on fleet-3: a deliberately broken vLLM build (re-versioned from the
    real wheel by tests/fixtures/make_vllm_variant_wheel.py) is installed beside the running one,
    fails, and the previous venv serves again; a working build is switched to and serves.
+Prometheus on fleet-router reports every instance and the router up (its own HTTP API).
 The front door (fleet-router: roles/vllm_router, vLLM's router behind nginx): every route refused
 without a client key and answered with one, over TLS checked against the test CA; at the end fleet-3
 is killed (docker kill) under steady load through the door: the router ejects it, no request fails,
@@ -110,6 +111,20 @@ def exec_start(h, unit="vllm"):
 def test_every_instance_answers():
     for (name, instance), port in PORTS.items():
         chat(port, MODELS.get((name, instance), "tiny"))
+
+
+def test_prometheus_reports_every_instance_and_the_router_up():
+    """A real Prometheus (Debian's package, llmops.vllm.prometheus on fleet-router) scrapes every instance
+    of every server host and the router: asked through its own HTTP API."""
+    out = host("fleet-router").check_output(
+        "python3 -c \"import json,urllib.request; print(json.dumps([[r['metric'].get('job'), r['metric']['instance'], "
+        "r['value'][1]] for r in json.load(urllib.request.urlopen("
+        "'http://127.0.0.1:9090/api/v1/query?query=up', timeout=10))['data']['result']]))\"")
+    up = {(job, instance): value for job, instance, value in json.loads(out)}
+    expected = {("vllm", "%s:%d" % (name, 8000 if instance == "vllm" else 8001)) for name, instance in PORTS}
+    expected.add(("vllm-router", "127.0.0.1:29000"))
+    assert set(up) == expected, up
+    assert all(value == "1" for value in up.values()), up
 
 
 def test_wheelhouse_pushed_from_the_controller():
