@@ -88,8 +88,9 @@ galaxy: prereqs ## the Galaxy tarball: build, contents, galaxy-importer, offline
 system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
 	pytest -q -p no:cacheprovider tests/system
 
+# Scenario hosts have fixed names: a lock per scenario keeps two runs on one machine from colliding.
 molecule: prereqs variants ## Molecule scenarios on real systemd container hosts
-	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
+	for s in $(MOLECULE_SCENARIOS); do flock /tmp/llmops-molecule-$$s.lock molecule test -s $$s || exit 1; done
 
 test: ## everything CI runs: lint sanity units units-oldest galaxy system molecule, in stages (tools/test-all.sh)
 	tools/test-all.sh
