@@ -61,7 +61,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: File_sd entries, C({targets: [host:port], labels: {...}}).
+  description: "File_sd entries: C(targets) (one C(host:port)) and C(labels)."
   type: list
   elements: dict
 """
