@@ -17,10 +17,10 @@ description:
   - In container mode every instance's container carries the label C(llmops.vllm.instance=<name>) and
     has C(<config_dir>/<name>.container.json). Each one whose name is not in O(keep) is removed with
     C(docker rm -f), and so are its settings and their last good copy.
-  - Both modes are pruned whatever O(mode) is: in systemd mode every container the role labelled goes
+  - Both modes are pruned whatever O(mode) is. In systemd mode every container the role labelled goes
     (none of them is listed any more), in container mode every unit with an env file. So a host switched
     from containers to units (or back) does not keep the old server running beside (or instead of) the
-    new one. The other mode's tool missing (no C(docker) on a systemd host) means none of its instances.
+    new one. Without the other mode's tool (no C(docker) on a systemd host) there is none of its instances.
   - Only what the role created is touched; names come from the role's own env files and labels, and a
     name that is not a plain instance name is left alone.
   - Their state directories (model caches) are kept.

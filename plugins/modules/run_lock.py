@@ -16,8 +16,8 @@ description:
   - With O(state=acquired) takes the lease in O(path) for O(holder), or renews it when O(holder) holds
     it already. Another run's lease is kept unless it has expired, O(force) is set, or O(take_over)
     names it (its holder is known to be gone); then RV(acquired) is false and RV(holder) names that run.
-  - With O(state=released) ends the lease if the run O(holder.run_id) holds it; another run's lease is
-    left alone.
+  - With O(state=released) ends the lease if the run named by C(run_id) in O(holder) holds it;
+    another run's lease is left alone.
   - The lease is read and rewritten under an exclusive C(flock) of the file, so two runs deciding at
     the same moment cannot both take it. The file is never followed through a link.
 options:

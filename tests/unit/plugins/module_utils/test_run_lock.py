@@ -114,14 +114,14 @@ def _contend(path, run_id, start, queue):
 def test_runs_deciding_at_the_same_moment_cannot_both_win(tmp_path):
     path = str(tmp_path / "run.lock")
     ctx = multiprocessing.get_context("fork")
-    for _ in range(3):
+    for _round in range(3):
         if os.path.exists(path):
             os.truncate(path, 0)
         queue, start = ctx.Queue(), time.time() + 0.2
         procs = [ctx.Process(target=_contend, args=(path, "run-%d" % i, start, queue)) for i in range(8)]
         for proc in procs:
             proc.start()
-        results = dict(queue.get(timeout=30) for _ in procs)
+        results = dict(queue.get(timeout=30) for _proc in procs)
         for proc in procs:
             proc.join(30)
         winners = [run for run, won in results.items() if won]
