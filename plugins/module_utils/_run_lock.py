@@ -131,15 +131,21 @@ def take(execute, me, ttl, force=False, host="the host", path=LOCK_PATH):
     A holder of this controller whose process is gone is taken over with a second, conditional call
     (only if that holder still holds it).
     """
+    def answer(args):
+        result = execute(args)
+        if result.get("failed") or result.get("unreachable") or "acquired" not in result:
+            return result, "run_lock on %s failed: %s" % (host, result.get("msg") or "no answer")
+        return result, None
+
     args = {"path": path, "holder": {k: me[k] for k in HOLDER_KEYS}, "ttl": int(ttl), "force": bool(force)}
-    result = execute(args)
-    if result.get("failed") or result.get("acquired"):
-        return result, result.get("msg") if result.get("failed") else None
+    result, failed = answer(args)
+    if failed or result["acquired"]:
+        return result, failed
     holder = result.get("holder") or {}
     if holder_gone(holder, me):
-        result = execute(dict(args, take_over=holder.get("run_id")))
-        if result.get("failed") or result.get("acquired"):
-            return result, result.get("msg") if result.get("failed") else None
+        result, failed = answer(dict(args, take_over=holder.get("run_id")))
+        if failed or result["acquired"]:
+            return result, failed
         holder = result.get("holder") or {}
     return result, (
         "another run holds the lock on %s (%s): %s. It may still be changing the host: wait for it to "

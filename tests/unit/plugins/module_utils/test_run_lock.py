@@ -213,6 +213,10 @@ def test_take_breaks_only_when_asked(tmp_path):
     assert refused is None and result["reason"] == "broken" and result["previous"]["controller"] == "ci-7"
 
 
-def test_take_passes_a_module_failure_on(tmp_path):
-    result, refused = lock.take(lambda args: {"failed": True, "msg": "run_lock: boom"}, holder(), 60)
-    assert refused == "run_lock: boom"
+@pytest.mark.parametrize("answer, message", [
+    ({"failed": True, "msg": "run_lock: boom"}, "run_lock on web-1 failed: run_lock: boom"),
+    ({"unreachable": True, "msg": "ssh: timeout"}, "run_lock on web-1 failed: ssh: timeout"),
+    ({}, "run_lock on web-1 failed: no answer"),
+])
+def test_take_reports_a_module_that_did_not_answer(answer, message):
+    assert lock.take(lambda args: answer, holder(), 60, host="web-1")[1] == message
