@@ -8,7 +8,8 @@ last task). Runs in file order on one host.
 2. That run is killed (SIGKILL: no chance to clean up): the next run takes the lock over at once
    (same controller, process gone), says so, and ends it when done.
 3. A lease of another controller that has expired is taken over; one that has not is refused, also
-   for the role alone; vllm_service_lock_break=true takes it, naming the run it broke.
+   for the role alone and for a check-mode run; vllm_service_lock_break=true takes it, naming the run
+   it broke.
 """
 
 import getpass
@@ -124,6 +125,11 @@ def test_a_live_lease_of_another_controller_holds_until_broken(systemd_host, inv
     flat = re.sub(r"\s+", " ", out)
     assert res.returncode != 0, out
     assert "controller ci-runner-7, user deploy, pid 31337" in flat and "vllm_service_lock_break=true" in flat, out
+    assert lease(systemd_host) == before
+    # A check-mode run is refused too (it would predict against a host being changed) and writes nothing.
+    res = ansible_playbook("site.yml", inventory, extra_args=("--check",))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "controller ci-runner-7, user deploy" in re.sub(r"\s+", " ", out), out
     assert lease(systemd_host) == before
     host_untouched(systemd_host)
     out = hold(inventory, {"vllm_service_lock_break": True})
