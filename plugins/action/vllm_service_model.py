@@ -8,9 +8,11 @@ import os
 
 import yaml
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS, ModelError, build
+from ansible_collections.llmops.vllm.plugins.module_utils._run_lock import BREAK_VAR, LOCK_PATH, describe, identity, take
 
 
 # The role's argument spec: a setting with no line in defaults/main.yml takes its default from here, so a
@@ -44,7 +46,7 @@ def read_settings(task_vars, template, defaults=spec_defaults):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("check_host",))
+    _VALID_ARGS = frozenset(("check_host", "lock"))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -65,6 +67,28 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg="vllm_service: vllm_service_ca_bundle %s is not a file on %s"
                               % (model["ca_bundle"], task_vars.get("inventory_hostname", "the host")))
                 return result
+        # One run at a time: take (or, later in the same run, renew) the host's lease, after every check
+        # passed and before anything changes. Never reported as a change of the host.
+        model["lock"] = {"held": False, "path": LOCK_PATH, "run_id": ""}
+        if boolean(self._task.args.get("lock", False), strict=False) and self._task.args.get("check_host", True):
+            host = task_vars.get("inventory_hostname", "the host")
+            me = identity()
+            taken, refused = take(
+                lambda args: self._execute_module(module_name="llmops.vllm.run_lock", module_args=args,
+                                                  task_vars=task_vars),
+                me, model["lock_ttl"], force=model["lock_break"], host=host)
+            if refused:
+                result.update(failed=True, msg="vllm_service: %s" % refused)
+                return result
+            previous = taken.get("previous")
+            if previous:
+                why = {"expired": "its lease had expired",
+                       "gone": "its ansible-playbook process on this controller is gone",
+                       "broken": "%s=true" % BREAK_VAR}.get(taken.get("reason"), taken.get("reason"))
+                result.setdefault("warnings", []).append(
+                    "vllm_service: took over the run lock on %s from %s: %s" % (host, describe(previous), why))
+            model["lock"] = {"held": not self._play_context.check_mode, "path": taken.get("path", LOCK_PATH),
+                             "run_id": me["run_id"]}
         result.update(changed=False, **model)
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True

@@ -50,6 +50,7 @@ ROLE_SETTINGS = (
     "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
     "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
     "container_log_max_files", "allow_unauthenticated", "fastapi_docs", "allowed_origins",
+    "lock_ttl", "lock_break",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -393,6 +394,10 @@ def _check_role(settings):
     s["predownload_poll_interval"] = _int(settings["predownload_poll_interval"],
                                           "vllm_service_predownload_poll_interval", 1)
     s["predownload_timeout"] = _int(settings["predownload_timeout"], "vllm_service_predownload_timeout", 1)
+    # The host's run lock (plugins/module_utils/_run_lock.py): a lease shorter than a minute would end
+    # in the middle of almost any run.
+    s["lock_ttl"] = _int(settings["lock_ttl"], "vllm_service_lock_ttl", 60)
+    s["lock_break"] = _bool(settings["lock_break"])
 
     if s["model_predownload"] and s["mode"] == "container" and s["model_predownload_on"] == "host":
         raise ModelError(
@@ -623,9 +628,18 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3"):
         "port": i["port"], "model": i["served_model"], "mode": i["mode"], "unit": i["unit"],
         "container": i["container_name"],
     } for i in instances]
+    # Every directory the role creates, in order: the root-only configuration directories, then each
+    # instance's own (owned by the server's user; created with links refused).
+    directories = [{"path": CONFIG_DIR, "owner": "root", "group": "root", "mode": "0755"},
+                   {"path": role["rollback_dir"], "owner": "root", "group": "root", "mode": "0700"},
+                   {"path": SECRETS_DIR, "owner": "root", "group": "root", "mode": "0700"}]
+    for inst in instances:
+        directories += [{"path": d, "owner": inst["owner"], "group": inst["group"], "mode": "0750"}
+                        for d in inst["directories"]]
     return {
         "instances": instances,
         "endpoints": endpoints,
+        "directories": directories,
         "names": [i["name"] for i in instances],
         "container_names": [i["container_name"] for i in instances if i["container_name"]],
         "home": instances[0]["state_dir"],
@@ -634,4 +648,6 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3"):
         "ca_bundle": role["ca_bundle"],
         "secrets": any(i["secret_env"] for i in instances),
         "secrets_dir": SECRETS_DIR,
+        "lock_ttl": role["lock_ttl"],
+        "lock_break": role["lock_break"],
     }

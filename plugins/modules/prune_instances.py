@@ -17,12 +17,16 @@ description:
   - In container mode every instance's container carries the label C(llmops.vllm.instance=<name>) and
     has C(<config_dir>/<name>.container.json). Each one whose name is not in O(keep) is removed with
     C(docker rm -f), and so are its settings and their last good copy.
-  - Only what the role created is touched; names come from the role's own env files, and a name that
-    is not a plain instance name is left alone.
+  - Both modes are pruned whatever O(mode) is. In systemd mode every container the role labelled goes
+    (none of them is listed any more), in container mode every unit with an env file. So a host switched
+    from containers to units (or back) does not keep the old server running beside (or instead of) the
+    new one. Without the other mode's tool (no C(docker) on a systemd host) there is none of its instances.
+  - Only what the role created is touched; names come from the role's own env files and labels, and a
+    name that is not a plain instance name is left alone.
   - Their state directories (model caches) are kept.
 options:
   mode:
-    description: What the instances run as.
+    description: What the listed instances run as; every instance of the other mode is removed.
     type: str
     choices: [systemd, container]
     default: systemd
@@ -55,7 +59,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 removed:
-  description: The instances removed (or that would be, in check mode).
+  description: The instances removed (or that would be, in check mode), units and containers together.
+  returned: always
+  type: list
+  elements: str
+units:
+  description: The instances whose unit was removed.
+  returned: always
+  type: list
+  elements: str
+containers:
+  description: The instances whose container was removed.
   returned: always
   type: list
   elements: str
@@ -87,13 +101,22 @@ def stale_units(config_dir, keep):
     return sorted(names)
 
 
-def stale_containers(module, keep):
-    """{instance name: container name} of labelled containers whose instance is not kept."""
-    docker = module.get_bin_path("docker", required=True)
+def stale_containers(module, keep, required=True):
+    """{instance name: container name} of labelled containers whose instance is not kept.
+
+    ``required`` false (systemd mode, looking for an earlier container mode's instances): without the
+    docker CLI there are none, and a failing ``docker ps`` is a warning instead of an error."""
+    docker = module.get_bin_path("docker", required=required)
+    if docker is None:
+        return {}
     rc, out, err = module.run_command([docker, "ps", "-a", "--filter", "label=" + LABEL,
                                        "--format", '{{.Names}}\t{{.Label "%s"}}' % LABEL])
     if rc != 0:
-        module.fail_json(msg="docker ps failed: %s" % err.strip())
+        if required:
+            module.fail_json(msg="docker ps failed: %s" % err.strip())
+        module.warn("prune_instances: docker ps failed, containers of an earlier container mode (label %s) "
+                    "were not looked for: %s" % (LABEL, err.strip()))
+        return {}
     found = {}
     for line in out.splitlines():
         container, _tab, name = line.partition("\t")
@@ -106,6 +129,25 @@ def remove_files(paths):
     for path in paths:
         if os.path.lexists(path):
             os.unlink(path)
+
+
+def remove_containers(module, stale, config_dir, rollback_dir):
+    docker = module.get_bin_path("docker", required=True)
+    for name, container in sorted(stale.items()):
+        module.run_command([docker, "rm", "-f", container], check_rc=True)
+        remove_files([os.path.join(d, name + ".container.json") for d in (config_dir, rollback_dir)])
+
+
+def remove_units(module, stale, config_dir, rollback_dir, unit_dir):
+    systemctl = module.get_bin_path("systemctl", required=True)
+    for name in stale:
+        unit = name + ".service"
+        # An interrupted earlier removal may have left the env file without its unit: not an error.
+        module.run_command([systemctl, "disable", "--now", unit], check_rc=False)
+        remove_files([os.path.join(unit_dir, unit), os.path.join(config_dir, "secrets", name + ".env"),
+                      os.path.join(config_dir, name + ".env"),
+                      os.path.join(rollback_dir, unit), os.path.join(rollback_dir, name + ".env")])
+    module.run_command([systemctl, "daemon-reload"], check_rc=True)
 
 
 def main():
@@ -121,27 +163,18 @@ def main():
     )
     p = module.params
     keep = set(p["keep"])
+    # The listed instances are kept in their own mode only: the other mode keeps none.
     if p["mode"] == "container":
-        stale = stale_containers(module, keep)
-        if stale and not module.check_mode:
-            docker = module.get_bin_path("docker", required=True)
-            for name, container in sorted(stale.items()):
-                module.run_command([docker, "rm", "-f", container], check_rc=True)
-                remove_files([os.path.join(d, name + ".container.json") for d in (p["config_dir"], p["rollback_dir"])])
-        module.exit_json(changed=bool(stale), removed=sorted(stale))
-
-    stale = stale_units(p["config_dir"], keep)
-    if stale and not module.check_mode:
-        systemctl = module.get_bin_path("systemctl", required=True)
-        for name in stale:
-            unit = name + ".service"
-            # An interrupted earlier removal may have left the env file without its unit: not an error.
-            module.run_command([systemctl, "disable", "--now", unit], check_rc=False)
-            remove_files([os.path.join(p["unit_dir"], unit), os.path.join(p["config_dir"], "secrets", name + ".env"),
-                          os.path.join(p["config_dir"], name + ".env"),
-                          os.path.join(p["rollback_dir"], unit), os.path.join(p["rollback_dir"], name + ".env")])
-        module.run_command([systemctl, "daemon-reload"], check_rc=True)
-    module.exit_json(changed=bool(stale), removed=stale)
+        containers, units = stale_containers(module, keep), stale_units(p["config_dir"], set())
+    else:
+        containers, units = stale_containers(module, set(), required=False), stale_units(p["config_dir"], keep)
+    if not module.check_mode:
+        if containers:
+            remove_containers(module, containers, p["config_dir"], p["rollback_dir"])
+        if units:
+            remove_units(module, units, p["config_dir"], p["rollback_dir"], p["unit_dir"])
+    removed = sorted(set(containers) | set(units))
+    module.exit_json(changed=bool(removed), removed=removed, units=units, containers=sorted(containers))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ CASES = [
     # An open server: every address, no API key, no opt-in (the message names the key and the opt-in too).
     ({"vllm_service_host": "0.0.0.0"}, "vllm_service_allow_unauthenticated"),
     ({"vllm_service_hf_endpoint": "http://hf-mirror.example"}, "vllm_service_hf_endpoint"),
+    ({"vllm_service_lock_ttl": 30}, "vllm_service_lock_ttl"),
 ]
 
 # The same refusals when a role is used alone in a play with gather_facts: false.

@@ -71,6 +71,25 @@ def test_instances_inherit_role_settings_and_get_their_own_dirs():
     assert out[1]["unit_settings"]["cpu_affinity"] == "2-3" and out[1]["state_dir"] == "/var/lib/code"
 
 
+def test_every_directory_in_order_root_ones_first_then_each_instances():
+    m = model(instances=[{"name": "chat", "port": 8000}, {"name": "code", "port": 8001, "model_src": "/m/tiny"}],
+              rollback_dir="/etc/vllm/good")
+    root = [("/etc/vllm", "root", "0755"), ("/etc/vllm/good", "root", "0700"), ("/etc/vllm/secrets", "root", "0700")]
+    assert [(d["path"], d["owner"], d["mode"]) for d in m["directories"][:3]] == root
+    rest = m["directories"][3:]
+    assert [d["path"] for d in rest] == m["instances"][0]["directories"] + m["instances"][1]["directories"]
+    assert "/var/lib/code/models/tiny" in [d["path"] for d in rest]
+    assert {(d["owner"], d["group"], d["mode"]) for d in rest} == {("vllm", "vllm", "0750")}
+    # Container mode: the container runs as root, so root owns its state directories.
+    ct = model(mode="container")
+    assert {d["owner"] for d in ct["directories"]} == {"root"}
+
+
+def test_lock_settings():
+    assert (model()["lock_ttl"], model()["lock_break"]) == (7200, False)
+    assert (model(lock_ttl="600", lock_break="yes")["lock_ttl"], model(lock_break="yes")["lock_break"]) == (600, True)
+
+
 def test_gpu_ids_reach_the_environment_and_the_container():
     (inst,) = instances([{"name": "g", "port": 1, "cuda_visible_devices": [0, 1]}], device="gpu")
     assert inst["env"]["CUDA_VISIBLE_DEVICES"] == "0,1" and "VLLM_CPU_KVCACHE_SPACE" not in inst["env"]
@@ -346,6 +365,8 @@ BAD_ROLE = [
     ({"model_predownload": True, "mode": "container"}, r"model_predownload_on=host works in systemd mode"),
     ({"model_predownload": True, "model_predownload_on": "controller", "use_modelscope": True},
      r"controller fetches Hugging Face ids only"),
+    ({"lock_ttl": 30}, r"^vllm_service_lock_ttl must be at least 60, got 30"),
+    ({"lock_ttl": "soon"}, r"^vllm_service_lock_ttl must be a number"),
 ]
 
 
