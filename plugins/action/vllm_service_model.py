@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import yaml
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS, ModelError, build
@@ -52,7 +52,7 @@ class ActionModule(ActionBase):
         settings = read_settings(task_vars, self._templar.template)
         try:
             model = build(settings, task_vars.get("inventory_hostname", "localhost"),
-                          task_vars.get("ansible_playbook_python", "python3"))
+                          task_vars.get("ansible_playbook_python", "python3"), self._controller_file)
         except ModelError as err:
             result.update(failed=True, msg="vllm_service: %s" % err)
             return result
@@ -69,3 +69,12 @@ class ActionModule(ActionBase):
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result
+
+    def _controller_file(self, path):
+        """A file on the controller (the TLS files), found the way copy's src is: an absolute path or one
+        relative to the role's or the playbook's files/ directories; None when there is none."""
+        try:
+            found = self._find_needle("files", os.path.expanduser(path))
+        except AnsibleError:
+            return None
+        return found if os.path.isfile(found) else None

@@ -12,11 +12,12 @@ author: llmops.vllm maintainers (@llmops)
 description:
   - Every instance that C(llmops.vllm.vllm_service) deploys in systemd mode has C(<config_dir>/<name>.env).
     Each such instance whose name is not in O(keep) is stopped and disabled, and its unit, environment
-    file, secrets file (C(<config_dir>/secrets/<name>.env)) and last good copies are removed; systemd
-    then reloads.
+    file, secrets file (C(<config_dir>/secrets/<name>.env)), TLS files (C(<config_dir>/<name>.tls.crt),
+    C(<config_dir>/<name>.tls-ca.pem), C(<config_dir>/secrets/<name>.tls.key)) and last good copies are
+    removed; systemd then reloads.
   - In container mode every instance's container carries the label C(llmops.vllm.instance=<name>) and
     has C(<config_dir>/<name>.container.json). Each one whose name is not in O(keep) is removed with
-    C(docker rm -f), and so are its settings and their last good copy.
+    C(docker rm -f), and so are its settings, their last good copy and its TLS files.
   - Only what the role created is touched; names come from the role's own env files, and a name that
     is not a plain instance name is left alone.
   - Their state directories (model caches) are kept.
@@ -102,6 +103,12 @@ def stale_containers(module, keep):
     return found
 
 
+def tls_files(config_dir, name):
+    """The instance's TLS certificate, CA and key (vllm_service_tls_*), in either mode."""
+    return [os.path.join(config_dir, name + ".tls.crt"), os.path.join(config_dir, name + ".tls-ca.pem"),
+            os.path.join(config_dir, "secrets", name + ".tls.key")]
+
+
 def remove_files(paths):
     for path in paths:
         if os.path.lexists(path):
@@ -127,7 +134,8 @@ def main():
             docker = module.get_bin_path("docker", required=True)
             for name, container in sorted(stale.items()):
                 module.run_command([docker, "rm", "-f", container], check_rc=True)
-                remove_files([os.path.join(d, name + ".container.json") for d in (p["config_dir"], p["rollback_dir"])])
+                remove_files([os.path.join(d, name + ".container.json") for d in (p["config_dir"], p["rollback_dir"])]
+                             + tls_files(p["config_dir"], name))
         module.exit_json(changed=bool(stale), removed=sorted(stale))
 
     stale = stale_units(p["config_dir"], keep)
@@ -137,9 +145,10 @@ def main():
             unit = name + ".service"
             # An interrupted earlier removal may have left the env file without its unit: not an error.
             module.run_command([systemctl, "disable", "--now", unit], check_rc=False)
-            remove_files([os.path.join(p["unit_dir"], unit), os.path.join(p["config_dir"], "secrets", name + ".env"),
-                          os.path.join(p["config_dir"], name + ".env"),
-                          os.path.join(p["rollback_dir"], unit), os.path.join(p["rollback_dir"], name + ".env")])
+            remove_files([os.path.join(p["unit_dir"], unit), os.path.join(p["config_dir"], "secrets", name + ".env")]
+                         + tls_files(p["config_dir"], name)
+                         + [os.path.join(p["config_dir"], name + ".env"),
+                            os.path.join(p["rollback_dir"], unit), os.path.join(p["rollback_dir"], name + ".env")])
         module.run_command([systemctl, "daemon-reload"], check_rc=True)
     module.exit_json(changed=bool(stale), removed=stale)
 

@@ -31,6 +31,9 @@ def host(tmp_path, monkeypatch):
         (units / (name + ".service")).write_text("[Service]\n")
         (good / (name + ".env")).write_text("A=1\n")
         (good / (name + ".service")).write_text("[Service]\n")
+        (etc / (name + ".tls.crt")).write_text("cert")
+        (etc / (name + ".tls-ca.pem")).write_text("ca")
+        (etc / "secrets" / (name + ".tls.key")).write_text("key")
     (etc / "other.container.json").write_text("{}")
     (etc / "linked.env").symlink_to(tmp_path / "elsewhere.env")
     args = {"keep": ["keep"], "config_dir": str(etc), "rollback_dir": str(good), "unit_dir": str(units)}
@@ -43,8 +46,9 @@ def test_removes_only_the_unlisted_instance(run_module, host):
     assert res["changed"] and res["removed"] == ["old"]
     assert sorted(os.listdir(root / "units")) == ["keep.service"]
     assert sorted(os.listdir(root / "etc" / "last-good")) == ["keep.env", "keep.service"]
-    assert sorted(os.listdir(root / "etc")) == ["keep.env", "last-good", "linked.env", "other.container.json", "secrets"]
-    assert os.listdir(root / "etc" / "secrets") == ["keep.env"]
+    assert sorted(os.listdir(root / "etc")) == ["keep.env", "keep.tls-ca.pem", "keep.tls.crt", "last-good", "linked.env",
+                                                "other.container.json", "secrets"]
+    assert sorted(os.listdir(root / "etc" / "secrets")) == ["keep.env", "keep.tls.key"]
     assert log.read_text().splitlines() == ["disable --now old.service", "daemon-reload"]
     again = run_module(prune_instances, args)
     assert not again["changed"] and again["removed"] == []
@@ -73,12 +77,16 @@ def test_containers_of_unlisted_instances_are_removed_with_their_settings(run_mo
     monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
     etc = tmp_path / "etc"
     (etc / "last-good").mkdir(parents=True)
+    (etc / "secrets").mkdir()
     for name in ("keep", "old"):
         (etc / (name + ".container.json")).write_text("{}")
         (etc / "last-good" / (name + ".container.json")).write_text("{}")
+        (etc / (name + ".tls.crt")).write_text("cert")
+        (etc / "secrets" / (name + ".tls.key")).write_text("key")
     args = {"mode": "container", "keep": ["keep"], "config_dir": str(etc), "rollback_dir": str(etc / "last-good")}
     res = run_module(prune_instances, args)
     assert res["changed"] and res["removed"] == ["old"]
     assert log.read_text().splitlines() == ["rm -f ct-old"]
-    assert sorted(os.listdir(etc)) == ["keep.container.json", "last-good"]
+    assert sorted(os.listdir(etc)) == ["keep.container.json", "keep.tls.crt", "last-good", "secrets"]
     assert os.listdir(etc / "last-good") == ["keep.container.json"]
+    assert os.listdir(etc / "secrets") == ["keep.tls.key"]
