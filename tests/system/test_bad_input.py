@@ -60,6 +60,14 @@ CASES = [
     # An open server: every address, no API key, no opt-in (the message names the key and the opt-in too).
     ({"vllm_service_host": "0.0.0.0"}, "vllm_service_allow_unauthenticated"),
     ({"vllm_service_hf_endpoint": "http://hf-mirror.example"}, "vllm_service_hf_endpoint"),
+    # TLS: a certificate needs its key and the other way round; the files must be on the controller; vLLM's
+    # --ssl-* flags belong to the variables (checked on the controller before the host is touched).
+    ({"vllm_service_tls_cert_src": "/srv/tls/server.pem"}, "vllm_service_tls_key_src"),
+    ({"vllm_service_instances": [{"name": "a", "port": 8000, "tls_key_src": "/srv/tls/server.key"}]},
+     "vllm_service_instances[0] (a): tls_cert_src"),
+    ({"vllm_service_tls_cert_src": "/nonexistent/server.pem", "vllm_service_tls_key_src": "/nonexistent/server.key"},
+     "vllm_service_tls_cert_src"),
+    ({"vllm_service_extra_args": ["--ssl-keyfile", "/etc/ssl/private/vllm.key"]}, "vllm_service_tls_key_src"),
 ]
 
 # The same refusals when a role is used alone in a play with gather_facts: false.
