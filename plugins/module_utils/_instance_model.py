@@ -798,6 +798,11 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             {"path": result["unit_path"], "good": "%s/%s" % (good, unit), "mode": "0644"},
             {"path": result["env_file"], "good": "%s/%s.env" % (good, name), "mode": "0600"},
         ]
+    # Written by llmops.vllm.private_file (one task, no checksum or diff in any result), never part of the
+    # last good copy: the secrets env file (systemd; from a template) and the TLS files (from the controller).
+    result["private_files"] = (
+        [] if container else [{"dest": result["secrets_file"], "template": "vllm.secrets.env.j2", "src": "", "mode": "0600"}]
+    ) + [dict(f, template="") for f in (tls["files"] if tls else [])]
     return result
 
 

@@ -183,6 +183,26 @@ def test_probe_yml_asks_over_https_with_the_ca_from_the_controller(deployment):
     assert API_KEY not in out
 
 
+def test_benchmark_and_prometheus_targets_use_https(deployment, tmp_path):
+    """The other jobs over the instance's endpoints: benchmark.yml from the host (here this machine) with
+    the CA the role installed there, and Prometheus targets that say https. A minimal load (2 requests)."""
+    extra = dict(deployment.extra, benchmark_hosts="cpu_hosts", benchmark_num_requests=2, benchmark_concurrency=1,
+                 benchmark_input_len=8, benchmark_output_len=4, benchmark_num_warmups=0, benchmark_chart=False,
+                 benchmark_artifacts_dir=str(tmp_path / "bench"))
+    res = ansible_playbook("playbooks/benchmark.yml", deployment.inventory, extra)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    (row,) = json.loads((tmp_path / "bench" / "benchmark.json").read_text())["hosts"]
+    assert row["status"] == "ok" and row["completed"] == 2 and row["errors"] == 0, row
+    # the URL it loaded, and /version read over https by the playbook's uri task (with the CA)
+    assert row["info"]["url"] == "https://127.0.0.1:%d" % PORT and row["info"]["vllm_version"], row
+    targets = tmp_path / "targets.json"
+    res = ansible_playbook("playbooks/prometheus_targets.yml", deployment.inventory,
+                           dict(deployment.extra, prometheus_targets_hosts="cpu_hosts", prometheus_targets_file=str(targets)))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    (target,) = json.loads(targets.read_text())
+    assert target["targets"] == ["127.0.0.1:%d" % PORT] and target["labels"]["__scheme__"] == "https"
+
+
 def test_last_good_settings_are_private(deployment):
     good = deployment.inventory.parent / "last-good" / (NAME + ".container.json")
     assert oct(good.stat().st_mode & 0o777) == "0o600"

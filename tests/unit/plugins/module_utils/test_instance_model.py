@@ -128,6 +128,8 @@ def test_systemd_instance_fields():
     assert inst["download"] is None
     assert inst["health"] == {"timeout": 900, "max_restarts": 2, "chat_model": "tiny", "ca_path": "",
                               "plain_url": "http://127.0.0.1:8000/health", "tls_url": "https://127.0.0.1:8000/health"}
+    assert inst["private_files"] == [{"dest": "/etc/vllm/secrets/vllm.env", "template": "vllm.secrets.env.j2", "src": "",
+                                      "mode": "0600"}]
     assert inst["tls"] is None and inst["unit_settings"]["credentials"] == []
     assert inst["unit_settings"]["credential_args"] == []
     assert inst["unit_settings"]["start_limit_burst"] == 10 and inst["unit_settings"]["oom_score_adjust"] == 500
@@ -159,6 +161,7 @@ def test_container_instance_fields():
     assert spec["log_driver"] == "json-file" and spec["log_options"] == {"max-size": "50m", "max-file": "3"}
     assert spec["memory"] is None
     assert inst["owner"] == "root" and inst["unit"] is None and "argv" not in inst
+    assert inst["private_files"] == []  # the secrets go to Docker's env (compared by docker_container)
     assert inst["config_files"] == [{"path": "/etc/vllm/vllm.container.json",
                                      "good": "/etc/vllm/last-good/vllm.container.json", "mode": "0600"}]
 
@@ -402,6 +405,8 @@ def test_tls_serves_https_with_the_key_as_a_systemd_credential(tls):
         {"src": tls["a"]["cert"], "dest": "/etc/vllm/vllm.tls.crt", "mode": "0644"},
         {"src": tls["a"]["key"], "dest": "/etc/vllm/secrets/vllm.tls.key", "mode": "0600"},
         {"src": tls["a"]["ca"], "dest": "/etc/vllm/vllm.tls-ca.pem", "mode": "0644"}]
+    # one private_file task writes them with the secrets file (no checksum or diff in any result)
+    assert inst["private_files"][1:] == [dict(f, template="") for f in inst["tls"]["files"]]
     # systemd reads the root-only files; the server gets copies in its credentials directory (%d)
     assert inst["unit_settings"]["credentials"] == [{"id": "tls.crt", "path": "/etc/vllm/vllm.tls.crt"},
                                                     {"id": "tls.key", "path": "/etc/vllm/secrets/vllm.tls.key"}]
@@ -423,6 +428,8 @@ def test_tls_in_a_container_mounts_the_files_read_only(tls):
     assert spec["command"][-4:] == ["--ssl-certfile", "/etc/llmops-vllm/tls/tls.crt",
                                     "--ssl-keyfile", "/etc/llmops-vllm/tls/tls.key"]
     assert inst["health_url"] == "https://127.0.0.1:8000/health"
+    assert [f["dest"] for f in inst["private_files"]] == [
+        "/etc/vllm/vllm.tls.crt", "/etc/vllm/secrets/vllm.tls.key", "/etc/vllm/vllm.tls-ca.pem"]
 
 
 def test_tls_is_per_instance_and_without_a_ca_the_system_store_is_used(tls):
