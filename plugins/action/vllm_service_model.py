@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 import yaml
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS, ModelError, build
+from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
+    SETTINGS, ModelError, build, credentials_mount_shared,
+)
 
 
 # The role's argument spec: a setting with no line in defaults/main.yml takes its default from here, so a
@@ -64,6 +67,20 @@ class ActionModule(ActionBase):
             if not found.get("stat", {}).get("isreg"):
                 result.update(failed=True, msg="vllm_service: vllm_service_ca_bundle %s is not a file on %s"
                               % (model["ca_bundle"], task_vars.get("inventory_hostname", "the host")))
+                return result
+        # Reads on the host: systemd hands the TLS key to the unit as a credential, which needs a shared /run.
+        tls = [i["name"] for i in model["instances"] if i["tls"] and i["mode"] == "systemd"]
+        if tls and self._task.args.get("check_host", True):
+            found = self._execute_module(module_name="ansible.legacy.slurp", task_vars=task_vars,
+                                         module_args={"src": "/proc/self/mountinfo"})
+            mountinfo = base64.b64decode(found.get("content", "")).decode("utf-8", "replace")
+            if not found.get("failed") and not credentials_mount_shared(mountinfo):
+                result.update(failed=True, msg=(
+                    "vllm_service: vllm_service_tls_cert_src / vllm_service_tls_key_src (instance %s): in systemd mode "
+                    "the unit hands vLLM the certificate and key as systemd credentials (LoadCredential=), which "
+                    "needs /run with shared mount propagation; on %s it is private (systemd in a container?), so the "
+                    "server would find no files. Make /run shared at boot (mount --make-rshared /run) or use "
+                    "vllm_service_mode: container" % (", ".join(tls), task_vars.get("inventory_hostname", "the host"))))
                 return result
         result.update(changed=False, **model)
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.

@@ -281,6 +281,24 @@ def check_tls_files(cert, key, ca, server_name):
     return None
 
 
+def credentials_mount_shared(mountinfo, path="/run/credentials"):
+    """Whether the mount holding `path` (the longest mount point above it in /proc/self/mountinfo) has
+    shared propagation. systemd (252) sets up a unit's credentials (LoadCredential=) in a child mount
+    namespace and moves them to /run/credentials/<unit>: only a shared /run carries that mount back to
+    the unit. systemd makes / shared on a host but not inside a container (Docker's /run is private),
+    where the unit then finds an empty, root-only credentials directory."""
+    best, shared = "", False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 7:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, shared = point, any(f.startswith("shared:") for f in fields[6:fields.index("-")])
+    return shared
+
+
 def _controller_file(path):
     """Default look-up of a controller file: an absolute path (~ expanded) that is a file, else None."""
     path = os.path.expanduser(path)

@@ -183,6 +183,10 @@ def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, 
     tls = make_tls_files(str(tmp_path), alt_names=("IP:127.0.0.1",))
     group_vars.update({"vllm_service_tls_cert_src": tls["cert"], "vllm_service_tls_key_src": tls["key"],
                        "vllm_service_tls_ca_src": tls["ca"]})
+    # systemd's credentials reach a unit only through a shared /run, which systemd sets up on a host but
+    # not in a container (our test hosts): make it so, as on a host (the role refuses a private one).
+    rc, out = hosts[1].sh("mount --make-rshared /run")
+    assert rc == 0, out
     before = fetches(hub)
     res = ansible_playbook("site.yml", inventory(tmp_path, hosts[1:], group_vars))
     out = res.stdout + res.stderr

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import spec_defaults
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
-    INSTANCE_KEYS, SETTINGS, ModelError, build,
+    INSTANCE_KEYS, SETTINGS, ModelError, build, credentials_mount_shared,
 )
 from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import make_tls_files
 
@@ -509,3 +509,26 @@ def test_spellings_vllm_accepts_do_not_slip_past_the_refusals(arg, flag):
 def test_other_flags_pass():
     (inst,) = instances([], extra_args=["--api-server-count", "2", "--enable-ssl-refresh", "--max-model-len=512"])
     assert inst["argv"][-4:] == ["--api-server-count", "2", "--enable-ssl-refresh", "--max-model-len=512"]
+
+
+# /proc/self/mountinfo lines as a Docker systemd test host has them (/run private), the same after
+# `mount --make-rshared /run`, and as a host's systemd sets them up (everything shared).
+CONTAINER_MOUNTS = """778 297 0:44 / / rw,relatime master:54 - overlay overlay rw,lowerdir=/x
+785 778 0:55 / /run rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw
+850 785 0:84 / /run/lock rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw
+"""
+HOST_MOUNTS = """27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+24 27 0:6 / /run rw,nosuid,nodev,relatime shared:12 - tmpfs tmpfs rw,mode=755
+87 24 0:40 / /run/credentials/other.service ro,nosuid,nodev,noexec,relatime - ramfs ramfs rw,mode=700
+"""
+
+
+@pytest.mark.parametrize("mountinfo,shared", [
+    (CONTAINER_MOUNTS, False),
+    (CONTAINER_MOUNTS.replace("relatime - tmpfs tmpfs rw\n850", "relatime shared:30 - tmpfs tmpfs rw\n850"), True),
+    (HOST_MOUNTS, True),  # another unit's credentials mount is not the one holding /run/credentials
+    ("27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n", True),  # /run not a mount of its own
+    ("", False),
+])
+def test_systemd_credentials_need_a_shared_run(mountinfo, shared):
+    assert credentials_mount_shared(mountinfo) is shared
