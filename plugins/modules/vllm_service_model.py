@@ -20,10 +20,12 @@ description:
   - Runs on the controller. The TLS files (C(vllm_service_tls_cert_src), C(vllm_service_tls_key_src),
     C(vllm_service_tls_ca_src)) are found on the controller like C(copy)'s C(src) and checked there (the key
     fits the certificate and has no password, the CA signs it, and it names the address the health wait asks).
-  - With O(check_host) it also checks on the host that C(vllm_service_ca_bundle) is a file (a read).
+  - With O(check_host) it also checks on the host (reads only) that C(vllm_service_ca_bundle) is a file and,
+    for TLS in systemd mode, that C(/run) has shared mount propagation (C(/proc/self/mountinfo)), which the
+    unit's credentials (C(LoadCredential=)) need.
 options:
   check_host:
-    description: Check on the host what the model refers to there (the CA bundle). V(false) never touches the host.
+    description: Check on the host what the model needs there (the CA bundle, a shared C(/run) for TLS). V(false) never touches the host.
     type: bool
     default: true
 notes:
