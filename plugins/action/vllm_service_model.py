@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 import yaml
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS, ModelError, build
+from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
+    SETTINGS, ModelError, build, credentials_mount_shared,
+)
 from ansible_collections.llmops.vllm.plugins.module_utils._run_lock import BREAK_VAR, LOCK_PATH, describe, identity, take
 
 
@@ -54,7 +57,7 @@ class ActionModule(ActionBase):
         settings = read_settings(task_vars, self._templar.template)
         try:
             model = build(settings, task_vars.get("inventory_hostname", "localhost"),
-                          task_vars.get("ansible_playbook_python", "python3"))
+                          task_vars.get("ansible_playbook_python", "python3"), self._controller_file)
         except ModelError as err:
             result.update(failed=True, msg="vllm_service: %s" % err)
             return result
@@ -66,6 +69,20 @@ class ActionModule(ActionBase):
             if not found.get("stat", {}).get("isreg"):
                 result.update(failed=True, msg="vllm_service: vllm_service_ca_bundle %s is not a file on %s"
                               % (model["ca_bundle"], task_vars.get("inventory_hostname", "the host")))
+                return result
+        # Reads on the host: systemd hands the TLS key to the unit as a credential, which needs a shared /run.
+        tls = [i["name"] for i in model["instances"] if i["tls"] and i["mode"] == "systemd"]
+        if tls and self._task.args.get("check_host", True):
+            found = self._execute_module(module_name="ansible.legacy.slurp", task_vars=task_vars,
+                                         module_args={"src": "/proc/self/mountinfo"})
+            mountinfo = base64.b64decode(found.get("content", "")).decode("utf-8", "replace")
+            if not found.get("failed") and not credentials_mount_shared(mountinfo):
+                result.update(failed=True, msg=(
+                    "vllm_service: vllm_service_tls_cert_src / vllm_service_tls_key_src (instance %s): in systemd mode "
+                    "the unit hands vLLM the certificate and key as systemd credentials (LoadCredential=), which "
+                    "needs /run with shared mount propagation; on %s it is private (systemd in a container?), so the "
+                    "server would find no files. Make /run shared at boot (mount --make-rshared /run) or use "
+                    "vllm_service_mode: container" % (", ".join(tls), task_vars.get("inventory_hostname", "the host"))))
                 return result
         # One run at a time: take (or, later in the same run, renew) the host's lease, after every check
         # passed and before anything changes. Never reported as a change of the host.
@@ -93,3 +110,12 @@ class ActionModule(ActionBase):
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result
+
+    def _controller_file(self, path):
+        """A file on the controller (the TLS files), found the way copy's src is: an absolute path or one
+        relative to the role's or the playbook's files/ directories; None when there is none."""
+        try:
+            found = self._find_needle("files", os.path.expanduser(path))
+        except AnsibleError:
+            return None
+        return found if os.path.isfile(found) else None

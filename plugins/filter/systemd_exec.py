@@ -20,6 +20,14 @@ options:
     type: list
     elements: str
     required: true
+  specifier_words:
+    description:
+      - More arguments appended after O(_input), quoted the same way except that C(%) is kept, so systemd
+        expands specifiers in them (such as C(%d), the credentials directory). Only for words the caller
+        built itself, never for user input.
+    type: list
+    elements: str
+    default: []
 seealso:
   - plugin: llmops.vllm.systemd_env_value
     plugin_type: filter
@@ -30,6 +38,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "ExecStart={{ ['/opt/venv/bin/vllm', 'serve', 'Qwen/Qwen2.5 1.5B'] | llmops.vllm.systemd_exec }}"
   # ExecStart="/opt/venv/bin/vllm" "serve" "Qwen/Qwen2.5 1.5B"
+
+- name: With an argument that names a file in the unit's credentials directory
+  ansible.builtin.debug:
+    msg: "ExecStart={{ ['/opt/venv/bin/vllm', 'serve'] | llmops.vllm.systemd_exec(['--ssl-keyfile', '%d/tls.key']) }}"
+  # ExecStart="/opt/venv/bin/vllm" "serve" "--ssl-keyfile" "%d/tls.key"
 """
 
 RETURN = r"""
@@ -39,21 +52,24 @@ _value:
 """
 
 
-def systemd_quote(word):
-    """One argv word as a systemd double-quoted word (systemd.syntax(7), systemd.service(5))."""
+def systemd_quote(word, specifiers=False):
+    """One argv word as a systemd double-quoted word (systemd.syntax(7), systemd.service(5)); with
+    specifiers, % is left for systemd to expand."""
     word = str(word)
     escaped = (
         word.replace("\\", "\\\\")
         .replace('"', '\\"')
         .replace("\n", "\\n")
-        .replace("%", "%%")  # specifier expansion
         .replace("$", "$$")  # environment variable substitution
     )
+    if not specifiers:
+        escaped = escaped.replace("%", "%%")  # specifier expansion
     return '"%s"' % escaped
 
 
-def systemd_exec(argv):
-    return " ".join(systemd_quote(w) for w in argv)
+def systemd_exec(argv, specifier_words=None):
+    words = [systemd_quote(w) for w in argv] + [systemd_quote(w, specifiers=True) for w in specifier_words or []]
+    return " ".join(words)
 
 
 class FilterModule:

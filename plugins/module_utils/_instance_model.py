@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import posixpath
 import re
+import ssl
 
 from ansible_collections.llmops.vllm.plugins.module_utils._vllm_env import vllm_environment
 
@@ -36,6 +38,9 @@ INSTANCE_KEYS = {
     "state_dir": "dir",
     "container_name": "container_name",
     "api_key": "secret",
+    "tls_cert_src": "controller_file",
+    "tls_key_src": "controller_file",
+    "tls_ca_src": "controller_file",
 }
 # Derived from the instance's name unless the instance sets them.
 PER_NAME_KEYS = ("state_dir", "container_name")
@@ -59,6 +64,11 @@ CONFIG_DIR = "/etc/vllm"
 SECRETS_DIR = CONFIG_DIR + "/secrets"
 CONTAINER_CA_PATH = "/etc/llmops-vllm/ca-bundle.pem"
 CONTAINER_HF_HOME = "/root/.cache/huggingface"
+# TLS: where the certificate, key and CA land on the host (per instance), and where the server sees them.
+# The key is a secret (0600 root, in the secrets directory); certificate and CA are public (0644).
+TLS_CREDENTIALS = {"cert": "tls.crt", "key": "tls.key"}  # systemd credential ids (LoadCredential=)
+CONTAINER_TLS_DIR = "/etc/llmops-vllm/tls"
+TLS_VARIABLES = {"cert": "tls_cert_src", "key": "tls_key_src", "ca": "tls_ca_src"}
 LABEL = "llmops.vllm.instance"
 
 # Full-string patterns (re.fullmatch: a trailing newline never passes, unlike '$').
@@ -82,6 +92,9 @@ SYSTEM_DIRS = frozenset((
 ))
 # Secrets have their own variables (0600 env file); on the command line they would be in `ps`.
 SECRET_ARGS = ("--api-key", "--hf-token")
+# vLLM's TLS flags (--ssl-keyfile, --ssl-certfile, --ssl-ca-certs, --ssl-cert-reqs, --ssl-ciphers): the
+# role sets TLS from its own variables (the key as a systemd credential, the URLs and checks in https).
+SSL_ARG_PREFIX = "--ssl"
 # Server flags the role sets from its own variables: in extra args they would contradict them.
 ROLE_ARGS = {
     "--disable-fastapi-docs": "vllm_service_fastapi_docs",
@@ -158,6 +171,22 @@ def _origins(value):
     return origins
 
 
+def _flag(arg):
+    """The option an argument sets, as vLLM's parser reads it ('--ssl_keyfile=x' -> '--ssl-keyfile'); '' if none."""
+    if not arg.startswith("--"):
+        return ""
+    return "--" + arg[2:].split("=", 1)[0].replace("_", "-")
+
+
+def _protected(flag, protected):
+    """The protected option `flag` sets: itself, or the option it abbreviates (argparse accepts unique
+    prefixes such as --api-k); None when it is none of them."""
+    for option in protected:
+        if flag == option or (len(flag) > 3 and option.startswith(flag)):
+            return option
+    return None
+
+
 def _hub_url(value, where):
     """A hub mirror gets the token: https only, except on this machine's loopback (a local stand-in)."""
     url = _text(value, where).strip()
@@ -194,7 +223,132 @@ def _check_exposure(out, where):
         % (where("host"), out["host"] or "0.0.0.0"))
 
 
-def _check_instance(raw, where):
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_password():
+    raise _EncryptedKey()
+
+
+def _handshake(server_ctx, client_ctx, server_name):
+    """One TLS handshake in memory between the two contexts (what a client of the server would do)."""
+    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname=server_name)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    for _round in range(8):
+        done = True
+        for side in (client, server):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                done = False
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+        if done:
+            return
+    raise ssl.SSLError("the TLS handshake did not finish")
+
+
+def check_tls_files(cert, key, ca, server_name):
+    """Check on the controller what the server and the role's health wait will do with these files:
+    the key fits the certificate (and needs no password: vLLM takes none), the CA is a PEM bundle, and a
+    client trusting the CA (or, without one, the system's store) that asks for `server_name` accepts the
+    certificate. Returns None when all is well, else (which file: cert|key|ca, why)."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        server_ctx.load_cert_chain(cert, key, password=_no_password)
+    except _EncryptedKey:
+        return "key", "the private key is encrypted; vLLM takes no key password: give it an unencrypted PEM key"
+    except (ssl.SSLError, OSError) as exc:
+        return "key", "the certificate and the private key do not fit together or are not PEM (%s)" % exc
+    if ca:
+        try:
+            client_ctx = ssl.create_default_context(cafile=ca)
+        except (ssl.SSLError, OSError) as exc:
+            return "ca", "not a PEM file of CA certificates (%s)" % exc
+    else:
+        # Without a CA the hosts' trust store decides (it may differ from the controller's): only the
+        # name is checked here, by a client that trusts the certificate itself.
+        client_ctx = ssl.create_default_context(cafile=cert)
+        client_ctx.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
+    try:
+        _handshake(server_ctx, client_ctx, server_name)
+    except ssl.SSLCertVerificationError as exc:
+        return "cert", "a client that trusts %s and asks for %s refuses it: %s" % (
+            "the CA" if ca else "the certificate itself", server_name, str(exc.verify_message or exc).rstrip("."))
+    except ssl.SSLError as exc:
+        return "cert", "a TLS handshake with it fails (%s)" % exc
+    return None
+
+
+def credentials_mount_shared(mountinfo, path="/run/credentials"):
+    """Whether the mount holding `path` (the longest mount point above it in /proc/self/mountinfo) has
+    shared propagation. systemd (252) sets up a unit's credentials (LoadCredential=) in a child mount
+    namespace and moves them to /run/credentials/<unit>: only a shared /run carries that mount back to
+    the unit. systemd makes / shared on a host but not inside a container (Docker's /run is private),
+    where the unit then finds an empty, root-only credentials directory."""
+    best, shared = "", False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 7:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, shared = point, any(f.startswith("shared:") for f in fields[6:fields.index("-")])
+    return shared
+
+
+def _controller_file(path):
+    """Default look-up of a controller file: an absolute path (~ expanded) that is a file, else None."""
+    path = os.path.expanduser(path)
+    return path if os.path.isabs(path) and os.path.isfile(path) else None
+
+
+def _check_tls(out, where, find_file):
+    """The instance's TLS files, found on the controller and checked; None without TLS."""
+    cert, key, ca = out["tls_cert_src"], out["tls_key_src"], out["tls_ca_src"]
+    if bool(cert) != bool(key):
+        given, missing = ("tls_cert_src", "tls_key_src") if cert else ("tls_key_src", "tls_cert_src")
+        raise ModelError("%s is set but %s is not: a TLS server needs its certificate and its private key "
+                         "(PEM files on the controller)" % (where(given), where(missing)))
+    if not cert:
+        if ca:
+            raise ModelError("%s is set but the server has no certificate: set %s and %s too, or leave the CA out"
+                             % (where("tls_ca_src"), where("tls_cert_src"), where("tls_key_src")))
+        return None
+    found = {}
+    for part, key_name in TLS_VARIABLES.items():
+        if not out[key_name]:
+            continue
+        found[part] = find_file(out[key_name])
+        if not found[part]:
+            raise ModelError("%s: %r is not a file on the controller" % (where(key_name), out[key_name]))
+    server_name = _probe_host(out["host"])
+    problem = check_tls_files(found["cert"], found["key"], found.get("ca", ""), server_name)
+    if problem and problem[0] != "cert":
+        raise ModelError("%s %s: %s" % (where(TLS_VARIABLES[problem[0]]), out[TLS_VARIABLES[problem[0]]], problem[1]))
+    if problem:
+        raise ModelError(
+            "%s %s: %s. The role's health wait asks https://%s:%d on the host itself%s, so the certificate must name "
+            "%s and be signed by %s" % (
+                where("tls_cert_src"), cert, problem[1], _url_host(server_name), out["port"],
+                " (the server listens on every address)" if server_name != out["host"] else "", server_name,
+                where("tls_ca_src") if ca else "a CA in the system's trust store (or set %s)" % where("tls_ca_src")))
+    return found
+
+
+def _probe_host(host):
+    """The address the host itself asks its server at: loopback when it listens on every address."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _url_host(host):
+    return "[%s]" % host if ":" in host else host
+
+
+def _check_instance(raw, where, find_file=_controller_file):
     """Check one merged instance; returns the cleaned values. `where(key)` names the variable."""
     out = {}
     name = raw["name"]
@@ -222,13 +376,22 @@ def _check_instance(raw, where):
         raise ModelError("%s must be a list, got %r" % (where("extra_args"), args))
     out["extra_args"] = [_text(a, where("extra_args")) for a in args]
     for arg in out["extra_args"]:
-        if arg.split("=", 1)[0] in SECRET_ARGS:
+        flag = _flag(arg)
+        if not flag:
+            continue
+        secret = _protected(flag, SECRET_ARGS)
+        if secret:
             raise ModelError("%s must not carry %s (it would be visible in the unit and `ps`): use "
-                             "vllm_service_api_key / vllm_service_hf_token"
-                             % (where("extra_args"), arg.split("=", 1)[0]))
-        if arg.split("=", 1)[0] in ROLE_ARGS:
+                             "vllm_service_api_key / vllm_service_hf_token" % (where("extra_args"), secret))
+        role_arg = _protected(flag, ROLE_ARGS)
+        if role_arg:
             raise ModelError("%s must not carry %s: the role sets it from %s"
-                             % (where("extra_args"), arg.split("=", 1)[0], ROLE_ARGS[arg.split("=", 1)[0]]))
+                             % (where("extra_args"), role_arg, ROLE_ARGS[role_arg]))
+        if flag.startswith(SSL_ARG_PREFIX):
+            raise ModelError("%s must not carry %s: the role sets up TLS from vllm_service_tls_cert_src, "
+                             "vllm_service_tls_key_src and vllm_service_tls_ca_src (or the instance's tls_cert_src, "
+                             "tls_key_src, tls_ca_src), and its health checks and published URLs follow them"
+                             % (where("extra_args"), arg.split("=", 1)[0]))
 
     gpus = raw["cuda_visible_devices"]
     if not isinstance(gpus, (list, tuple)):
@@ -269,15 +432,18 @@ def _check_instance(raw, where):
                          % (where("container_name"), container_name))
     out["container_name"] = container_name
     out["api_key"] = _text(raw["api_key"], where("api_key"))
+    for key in TLS_VARIABLES.values():
+        out[key] = _text(raw[key], where(key)).strip()
+    out["tls"] = _check_tls(out, where, find_file)
     return out
 
 
-def _merge(settings):
+def _merge(settings, find_file=_controller_file):
     """The instances as listed, each completed from the role-level settings, then checked."""
     defaults = {key: settings[key] for key in INSTANCE_KEYS}
     listed = settings["instances"]
     if not listed:
-        single = _check_instance(dict(defaults), lambda key: "vllm_service_%s" % key)
+        single = _check_instance(dict(defaults), lambda key: "vllm_service_%s" % key, find_file)
         if not _bool(settings["allow_unauthenticated"]):
             _check_exposure(single, lambda key: "vllm_service_%s" % key)
         return [single]
@@ -304,7 +470,7 @@ def _merge(settings):
         instance["state_dir"] = posixpath.join(posixpath.dirname(base), str(entry["name"]))
         instance["container_name"] = entry["name"]
         instance.update(entry)
-        result.append(_check_instance(instance, lambda key, label=label: "%s: %s" % (label, key)))
+        result.append(_check_instance(instance, lambda key, label=label: "%s: %s" % (label, key), find_file))
 
     for key in ("name", "port", "container_name", "state_dir"):
         seen = {}
@@ -460,11 +626,47 @@ def _server_args(role, inst, model_ref, host, port):
     return args + inst["extra_args"]
 
 
-def _container_spec(role, inst, env, model_ref):
+def _tls_args(directory):
+    """vLLM's TLS flags for a certificate and key in `directory` (verified in vLLM 0.32's FrontendArgs)."""
+    return ["--ssl-certfile", "%s/%s" % (directory, TLS_CREDENTIALS["cert"]),
+            "--ssl-keyfile", "%s/%s" % (directory, TLS_CREDENTIALS["key"])]
+
+
+def _tls(inst):
+    """Where the instance's TLS files come from (controller) and go (host); None without TLS."""
+    found = inst["tls"]
+    if not found:
+        return None
+    name = inst["name"]
+    dest = {
+        "cert": "%s/%s.tls.crt" % (CONFIG_DIR, name),
+        "key": "%s/%s.tls.key" % (SECRETS_DIR, name),
+        "ca": "%s/%s.tls-ca.pem" % (CONFIG_DIR, name),
+    }
+    mode = {"cert": "0644", "key": "0600", "ca": "0644"}
+    return {
+        # (controller file, host file, mode) for llmops.vllm.private_file; the key is root-only.
+        "files": [{"src": found[part], "dest": dest[part], "mode": mode[part]} for part in ("cert", "key", "ca")
+                  if part in found],
+        "cert": dest["cert"],
+        "key": dest["key"],
+        # The CA clients on the host trust (the health wait, benchmark_from=host); "" = the system's store.
+        "ca_path": dest["ca"] if "ca" in found else "",
+        # The same CA on the controller (probe.yml, benchmark_from=controller).
+        "controller_ca_path": found.get("ca", ""),
+    }
+
+
+def _container_spec(role, inst, env, model_ref, tls):
     state = inst["state_dir"]
     volumes = [state + "/hf:" + CONTAINER_HF_HOME, state + "/models:/models:ro"]
     if role["ca_bundle"]:
         volumes.append(role["ca_bundle"] + ":" + CONTAINER_CA_PATH + ":ro")
+    command = _server_args(role, inst, model_ref, "0.0.0.0", 8000)
+    if tls:
+        # Read-only into the container (which runs as root, so the root-only key is readable there).
+        volumes += ["%s:%s/%s:ro" % (tls[part], CONTAINER_TLS_DIR, TLS_CREDENTIALS[part]) for part in ("cert", "key")]
+        command += _tls_args(CONTAINER_TLS_DIR)
     gpu = role["device"] == "gpu"
     device_requests = None
     if gpu:
@@ -478,7 +680,7 @@ def _container_spec(role, inst, env, model_ref):
     # Everything docker_container is given, as data (None = left out); the secrets are added by the task.
     return {
         "image": role["image"],
-        "command": _server_args(role, inst, model_ref, "0.0.0.0", 8000),
+        "command": command,
         "env": env,
         "volumes": volumes,
         "published_ports": ["%s:%d:8000" % (inst["host"] or "0.0.0.0", inst["port"])],
@@ -535,10 +737,10 @@ def _instance(role, inst, inventory_hostname, playbook_python):
     container = role["mode"] == "container"
     staged = state + "/models/" + posixpath.basename(inst["model_src"]) if inst["model_src"] else ""
     model_ref = staged or inst["model"]
-    probe_host = "127.0.0.1" if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
-    if ":" in probe_host:
-        probe_host = "[%s]" % probe_host
-    url = "http://%s:%d" % (probe_host, inst["port"])
+    tls = _tls(inst)
+    scheme = "https" if tls else "http"
+    probe_host = _url_host(_probe_host(inst["host"]))
+    url = "%s://%s:%d" % (scheme, probe_host, inst["port"])
     # How other machines (the controller, a router, Prometheus) reach it.
     address = role["advertise_address"] if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
     env, secrets = _environment(role, inst, container)
@@ -555,7 +757,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         "url": url,
         "health_url": url + "/health",
         "address": address,
-        "public_url": "http://%s:%d" % ("[%s]" % address if ":" in address else address, inst["port"]),
+        "public_url": "%s://%s:%d" % (scheme, _url_host(address), inst["port"]),
+        "tls": tls,
         "model": inst["model"],
         "model_src": inst["model_src"],
         "staged_model": staged,
@@ -576,12 +779,16 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         "download": _download(role, dict(inst), inventory_hostname, playbook_python),
         # Healthy means /health answers and, with vllm_service_verify_chat, a short chat request too.
         "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"],
-                   "chat_model": (inst["served_model_name"] or model_ref) if role["verify_chat"] else ""},
+                   "chat_model": (inst["served_model_name"] or model_ref) if role["verify_chat"] else "",
+                   "ca_path": tls["ca_path"] if tls else "",
+                   # For a rollback to a configuration with the other scheme (TLS turned on or off).
+                   "plain_url": "http://%s:%d/health" % (probe_host, inst["port"]),
+                   "tls_url": "https://%s:%d/health" % (probe_host, inst["port"])},
     }
     if container:
         spec_file = "%s/%s.container.json" % (CONFIG_DIR, name)
         result["container"] = _container_spec(role, inst, env, "/models/" + posixpath.basename(inst["model_src"])
-                                              if inst["model_src"] else inst["model"])
+                                              if inst["model_src"] else inst["model"], tls)
         result["config_files"] = [
             {"path": spec_file, "good": "%s/%s.container.json" % (good, name), "mode": "0600"},
         ]
@@ -604,29 +811,44 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             "memory_max": role["memory_max"],
             # ProtectSystem=strict: the only paths the server may write (checked paths: no spaces).
             "read_write_paths": [state],
+            # TLS: systemd reads the root-only certificate and key (LoadCredential=) and hands the server
+            # copies only it can read, in its credentials directory (%d); the service user never reads
+            # /etc/vllm. The arguments hold the %d specifier, so the template adds them unescaped.
+            "credentials": [{"id": TLS_CREDENTIALS[part], "path": tls[part]} for part in ("cert", "key")] if tls else [],
+            "credential_args": _tls_args("%d") if tls else [],
         }
         result["config_files"] = [
             {"path": result["unit_path"], "good": "%s/%s" % (good, unit), "mode": "0644"},
             {"path": result["env_file"], "good": "%s/%s.env" % (good, name), "mode": "0600"},
         ]
+    # Written by llmops.vllm.private_file (one task, no checksum or diff in any result), never part of the
+    # last good copy: the secrets env file (systemd; from a template) and the TLS files (from the controller).
+    result["private_files"] = (
+        [] if container else [{"dest": result["secrets_file"], "template": "vllm.secrets.env.j2", "src": "", "mode": "0600"}]
+    ) + [dict(f, template="") for f in (tls["files"] if tls else [])]
     return result
 
 
-def build(settings, inventory_hostname="localhost", playbook_python="python3"):
+def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file):
     """The whole model: {'instances': [...], 'endpoints': [...], 'names': [...], ...}.
 
     settings: {key: value} for every key in SETTINGS (the role variables without their prefix).
+    find_file(path): a controller file's absolute path, or None when there is none (the TLS files;
+    the action plugin resolves relative paths the way copy's src does).
     Raises ModelError, naming the variable, on anything that must not reach the host.
     """
     missing = [k for k in SETTINGS if k not in settings]
     if missing:
         raise ModelError("vllm_service model: settings lack %s" % ", ".join(missing))
     role = _check_role(settings)
-    instances = [_instance(role, inst, inventory_hostname, playbook_python) for inst in _merge(settings)]
+    instances = [_instance(role, inst, inventory_hostname, playbook_python) for inst in _merge(settings, find_file)]
     endpoints = [{
         "name": i["name"], "url": i["url"], "public_url": i["public_url"], "address": i["address"],
         "port": i["port"], "model": i["served_model"], "mode": i["mode"], "unit": i["unit"],
-        "container": i["container_name"],
+        "container": i["container_name"], "tls": bool(i["tls"]),
+        # The CA clients trust for the https URLs: on the host (url) and on the controller (public_url).
+        "ca_path": i["tls"]["ca_path"] if i["tls"] else "",
+        "controller_ca_path": i["tls"]["controller_ca_path"] if i["tls"] else "",
     } for i in instances]
     # Every directory the role creates, in order: the root-only configuration directories, then each
     # instance's own (owned by the server's user; created with links refused).

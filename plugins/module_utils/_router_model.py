@@ -29,6 +29,14 @@ INT_SETTINGS = (
 )
 
 
+# vllm-router 0.1.17 has no option for a CA to verify its workers with, and this role gives it none:
+# backends over TLS are refused rather than half-working (see the role's README).
+_TLS_BACKEND = ("vllm_router: %s, but this role connects the router to its backends in plain http only "
+                "(vllm-router 0.1.17 has no option for a CA to verify them with). Serve the backends without TLS on a network you trust "
+                "or on loopback (leave vllm_service_tls_cert_src / _key_src unset for the hosts of "
+                "vllm_router_backend_hosts); the door (nginx) terminates TLS for the clients")
+
+
 class RouterError(ValueError):
     """Bad input, with a message naming the variable."""
 
@@ -73,6 +81,9 @@ def backends(per_host, served_model=""):
             if served_model and str(ep.get("model", "")) != served_model:
                 continue
             url = str(ep.get("public_url", "")).rstrip("/")
+            if url.startswith("https://") or ep.get("tls"):
+                raise RouterError(_TLS_BACKEND % ("%s's instance %s serves %s (vllm_service_tls_cert_src / the instance's "
+                                                  "tls_cert_src)" % (host, ep.get("name"), url)))
             if not URL_RE.fullmatch(url):
                 raise RouterError("vllm_router: %s's instance %s publishes no usable public_url (%r); set its "
                                   "vllm_service_advertise_address" % (host, ep.get("name"), url))
@@ -110,6 +121,8 @@ def build(settings, per_host):
         urls = []
         for url in explicit:
             url = str(url).rstrip("/")
+            if url.startswith("https://"):
+                raise RouterError(_TLS_BACKEND % ("vllm_router_backends lists %s" % url))
             if not URL_RE.fullmatch(url):
                 raise RouterError("vllm_router_backends: %r is not http://<host>:<port>" % (url,))
             if url not in urls:

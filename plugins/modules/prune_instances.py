@@ -12,11 +12,12 @@ author: llmops.vllm maintainers (@llmops)
 description:
   - Every instance that C(llmops.vllm.vllm_service) deploys in systemd mode has C(<config_dir>/<name>.env).
     Each such instance whose name is not in O(keep) is stopped and disabled, and its unit, environment
-    file, secrets file (C(<config_dir>/secrets/<name>.env)) and last good copies are removed; systemd
-    then reloads.
+    file, secrets file (C(<config_dir>/secrets/<name>.env)), TLS files (C(<config_dir>/<name>.tls.crt),
+    C(<config_dir>/<name>.tls-ca.pem), C(<config_dir>/secrets/<name>.tls.key)) and last good copies are
+    removed; systemd then reloads.
   - In container mode every instance's container carries the label C(llmops.vllm.instance=<name>) and
     has C(<config_dir>/<name>.container.json). Each one whose name is not in O(keep) is removed with
-    C(docker rm -f), and so are its settings and their last good copy.
+    C(docker rm -f), and so are its settings, their last good copy and its TLS files.
   - Both modes are pruned whatever O(mode) is. In systemd mode every container the role labelled goes
     (none of them is listed any more), in container mode every unit with an env file. So a host switched
     from containers to units (or back) does not keep the old server running beside (or instead of) the
@@ -125,28 +126,38 @@ def stale_containers(module, keep, required=True):
     return found
 
 
+def tls_files(config_dir, name, keep):
+    """The instance's TLS certificate, CA and key (vllm_service_tls_*), shared by both modes: kept while
+    the instance is listed (in the other mode, after a switch)."""
+    if name in keep:
+        return []
+    return [os.path.join(config_dir, name + ".tls.crt"), os.path.join(config_dir, name + ".tls-ca.pem"),
+            os.path.join(config_dir, "secrets", name + ".tls.key")]
+
+
 def remove_files(paths):
     for path in paths:
         if os.path.lexists(path):
             os.unlink(path)
 
 
-def remove_containers(module, stale, config_dir, rollback_dir):
+def remove_containers(module, stale, config_dir, rollback_dir, keep):
     docker = module.get_bin_path("docker", required=True)
     for name, container in sorted(stale.items()):
         module.run_command([docker, "rm", "-f", container], check_rc=True)
-        remove_files([os.path.join(d, name + ".container.json") for d in (config_dir, rollback_dir)])
+        remove_files([os.path.join(d, name + ".container.json") for d in (config_dir, rollback_dir)]
+                     + tls_files(config_dir, name, keep))
 
 
-def remove_units(module, stale, config_dir, rollback_dir, unit_dir):
+def remove_units(module, stale, config_dir, rollback_dir, unit_dir, keep):
     systemctl = module.get_bin_path("systemctl", required=True)
     for name in stale:
         unit = name + ".service"
         # An interrupted earlier removal may have left the env file without its unit: not an error.
         module.run_command([systemctl, "disable", "--now", unit], check_rc=False)
         remove_files([os.path.join(unit_dir, unit), os.path.join(config_dir, "secrets", name + ".env"),
-                      os.path.join(config_dir, name + ".env"),
-                      os.path.join(rollback_dir, unit), os.path.join(rollback_dir, name + ".env")])
+                      os.path.join(config_dir, name + ".env")] + tls_files(config_dir, name, keep)
+                     + [os.path.join(rollback_dir, unit), os.path.join(rollback_dir, name + ".env")])
     module.run_command([systemctl, "daemon-reload"], check_rc=True)
 
 
@@ -170,9 +181,9 @@ def main():
         containers, units = stale_containers(module, set(), required=False), stale_units(p["config_dir"], keep)
     if not module.check_mode:
         if containers:
-            remove_containers(module, containers, p["config_dir"], p["rollback_dir"])
+            remove_containers(module, containers, p["config_dir"], p["rollback_dir"], keep)
         if units:
-            remove_units(module, units, p["config_dir"], p["rollback_dir"], p["unit_dir"])
+            remove_units(module, units, p["config_dir"], p["rollback_dir"], p["unit_dir"], keep)
     removed = sorted(set(containers) | set(units))
     module.exit_json(changed=bool(removed), removed=removed, units=units, containers=sorted(containers))
 

@@ -17,11 +17,15 @@ description:
   - Fails before anything changes, naming the variable (and the instance), on bad input such as
     control characters, C(..) path components, environment names that are not names, system
     directories as state directories, or secrets in C(vllm_service_extra_args).
-  - Runs on the controller; with O(check_host) it also checks on the host that C(vllm_service_ca_bundle)
-    is a file (a read).
+  - Runs on the controller. The TLS files (C(vllm_service_tls_cert_src), C(vllm_service_tls_key_src),
+    C(vllm_service_tls_ca_src)) are found on the controller like C(copy)'s C(src) and checked there (the key
+    fits the certificate and has no password, the CA signs it, and it names the address the health wait asks).
+  - With O(check_host) it also checks on the host (reads only) that C(vllm_service_ca_bundle) is a file and,
+    for TLS in systemd mode, that C(/run) has shared mount propagation (C(/proc/self/mountinfo)), which the
+    unit's credentials (C(LoadCredential=)) need.
 options:
   check_host:
-    description: Check on the host what the model refers to there (the CA bundle). V(false) never touches the host.
+    description: Check on the host what the model needs there (the CA bundle, a shared C(/run) for TLS). V(false) never touches the host.
     type: bool
     default: true
 notes:
@@ -41,14 +45,18 @@ instances:
     - One dictionary per instance, with C(name), C(mode), C(port), C(host), C(url), C(health_url),
       C(model), C(model_src), C(staged_model), C(model_ref), C(served_model), C(state_dir), C(owner),
       C(group), C(directories), C(env), C(secret_env), C(unit), C(container_name), C(download),
-      C(health), C(config_files) (current and last good paths), and per runtime C(unit_path),
-      C(env_file), C(secrets_file) (never part of the last good copy), C(argv), C(unit_settings) (systemd)
-      or C(container) (container spec).
+      C(health) (with the CA path and the health URL in either scheme), C(tls) (null without TLS; else the files to
+      install, their host paths and the CA paths), C(config_files) (current and last good paths), and per runtime
+      C(unit_path), C(env_file), C(secrets_file) (never part of the last good copy), C(argv), C(unit_settings)
+      (systemd; with the TLS C(credentials) and C(credential_args)) or C(container) (container spec).
   returned: success
   type: list
   elements: dict
 endpoints:
-  description: One per instance, with C(name), C(url), C(port), C(model), C(mode), C(unit), C(container).
+  description:
+    - One per instance, with C(name), C(url), C(public_url), C(address), C(port), C(model), C(mode), C(unit),
+      C(container), C(tls) (whether the URLs are https), C(ca_path) (the CA on the host) and C(controller_ca_path)
+      (the CA on the controller).
   returned: success
   type: list
   elements: dict

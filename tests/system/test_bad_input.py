@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ansible_playbook
+from conftest import ansible_playbook, make_tls_files
 
 # (variable set, the variable the error must name)
 CASES = [
@@ -61,6 +61,14 @@ CASES = [
     ({"vllm_service_host": "0.0.0.0"}, "vllm_service_allow_unauthenticated"),
     ({"vllm_service_hf_endpoint": "http://hf-mirror.example"}, "vllm_service_hf_endpoint"),
     ({"vllm_service_lock_ttl": 30}, "vllm_service_lock_ttl"),
+    # TLS: a certificate needs its key and the other way round; the files must be on the controller; vLLM's
+    # --ssl-* flags belong to the variables (checked on the controller before the host is touched).
+    ({"vllm_service_tls_cert_src": "/srv/tls/server.pem"}, "vllm_service_tls_key_src"),
+    ({"vllm_service_instances": [{"name": "a", "port": 8000, "tls_key_src": "/srv/tls/server.key"}]},
+     "vllm_service_instances[0] (a): tls_cert_src"),
+    ({"vllm_service_tls_cert_src": "/nonexistent/server.pem", "vllm_service_tls_key_src": "/nonexistent/server.key"},
+     "vllm_service_tls_cert_src"),
+    ({"vllm_service_extra_args": ["--ssl-keyfile", "/etc/ssl/private/vllm.key"]}, "vllm_service_tls_key_src"),
 ]
 
 # The same refusals when a role is used alone in a play with gather_facts: false.
@@ -122,8 +130,18 @@ def assert_refused(outcome, variable):
 
 
 @pytest.fixture(scope="module")
-def site_rows(systemd_host, tmp_path_factory):
-    return run_rows(systemd_host, tmp_path_factory.mktemp("site"), "site.yml", [c[0] for c in CASES],
+def tls_row(tmp_path_factory):
+    """Valid TLS files (a private CA, a certificate for 127.0.0.1) for systemd mode on this test host, whose
+    /run is private like any Docker container's: systemd's credentials (LoadCredential=), which carry the key
+    to vLLM, need a shared /run (a host's systemd sets that up). Refused before the host changes."""
+    tls = make_tls_files(str(tmp_path_factory.mktemp("tls")), alt_names=("IP:127.0.0.1",))
+    return {"vllm_service_tls_cert_src": tls["cert"], "vllm_service_tls_key_src": tls["key"],
+            "vllm_service_tls_ca_src": tls["ca"]}
+
+
+@pytest.fixture(scope="module")
+def site_rows(systemd_host, tmp_path_factory, tls_row):
+    return run_rows(systemd_host, tmp_path_factory.mktemp("site"), "site.yml", [c[0] for c in CASES] + [tls_row],
                     extra_vars={"vllm_rolling_serial": "100%"})
 
 
@@ -136,6 +154,12 @@ def alone_rows(systemd_host, tmp_path_factory):
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[1] + ":" + str(list(c[0].values())[-1])[:40] for c in CASES])
 def test_bad_input_fails_early_naming_the_variable(site_rows, index):
     assert_refused(site_rows["row%02d" % index], CASES[index][1])
+
+
+def test_tls_in_systemd_mode_on_a_private_run_is_refused(site_rows):
+    outcome = site_rows["row%02d" % len(CASES)]  # the tls_row, after the table's rows
+    assert_refused(outcome, "vllm_service_tls_cert_src")
+    assert "mount --make-rshared /run" in outcome[1][0], outcome[1][0]
 
 
 @pytest.mark.parametrize("index", range(len(ALONE)), ids=["%s:%s" % (c[0].split(".")[-1], c[2]) for c in ALONE])

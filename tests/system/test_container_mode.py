@@ -2,13 +2,15 @@
 
 The image is tools/vllm-cpu-image.sh's local CPU vLLM build, a stand-in for vllm/vllm-openai(-cpu):
 our machines cannot pull images. Everything else is real: site.yml's CPU play in container mode
-against localhost, the container serving the tiny model, idempotence, the API key, and changes that
-do not come up (bad arguments, a broken image tag) rolled back to the last good container.
+against localhost, the container serving the tiny model over HTTPS (vllm_service_tls_*, a private CA
+made here), idempotence, the API key, probe.yml over https, and changes that do not come up (bad
+arguments, a broken image tag) rolled back to the last good container.
 """
 
 import json
 import os
 import re
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker
+from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker, make_tls_files
 
 NAME = "llmops-it-vllm-ct"
 PORT = 18100
@@ -31,8 +33,18 @@ def standin_image():
     return res.stdout.strip().splitlines()[-1]
 
 
+# The role's TLS files on the host (this machine, here).
+TLS_FILES = ["/etc/vllm/%s.tls.crt" % NAME, "/etc/vllm/%s.tls-ca.pem" % NAME, "/etc/vllm/secrets/%s.tls.key" % NAME]
+
+
 @pytest.fixture(scope="module")
-def deployment(standin_image, tmp_path_factory):
+def tls(tmp_path_factory):
+    """A private CA and a certificate it signed for 127.0.0.1 (where the host and the controller ask)."""
+    return make_tls_files(str(tmp_path_factory.mktemp("tls")), alt_names=("IP:127.0.0.1",))
+
+
+@pytest.fixture(scope="module")
+def deployment(standin_image, tls, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ct")
     inventory = tmp / "hosts.yml"
     inventory.write_text(json.dumps({"all": {"children": {"cpu_hosts": {"hosts": {"localhost": {
@@ -59,14 +71,24 @@ def deployment(standin_image, tmp_path_factory):
         "vllm_service_health_timeout": 600,
         # the host's trust store (which trusts this machine's TLS-intercepting egress), for hub downloads
         "vllm_service_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+        # HTTPS: every start below serves TLS; the role's health wait and chat check verify the CA.
+        "vllm_service_tls_cert_src": tls["cert"],
+        "vllm_service_tls_key_src": tls["key"],
+        "vllm_service_tls_ca_src": tls["ca"],
     }
     runs = [ansible_playbook("site.yml", inventory, extra), ansible_playbook("site.yml", inventory, extra)]
     try:
-        yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra)
+        yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra, tls=tls)
     finally:
         docker("rm", "-f", NAME, check=False)
-        # the container's settings file the role keeps on the host (this machine, here)
-        Path("/etc/vllm/%s.container.json" % NAME).unlink(missing_ok=True)
+        # the container's settings file and TLS files the role keeps on the host (this machine, here)
+        for path in ["/etc/vllm/%s.container.json" % NAME] + TLS_FILES:
+            Path(path).unlink(missing_ok=True)
+
+
+def trusting(ca):
+    """An SSL context that trusts the test CA only (what a client given vllm_service_tls_ca_src does)."""
+    return ssl.create_default_context(cafile=ca)
 
 
 def recap(run):
@@ -104,23 +126,81 @@ def test_secret_not_in_ansible_output(deployment):
 
 def test_api_key_is_enforced_and_chat_works(deployment):
     body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
-    url = "http://127.0.0.1:%d/v1/chat/completions" % PORT
+    url = "https://127.0.0.1:%d/v1/chat/completions" % PORT
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(req, timeout=60)
+        urllib.request.urlopen(req, timeout=60, context=trusting(deployment.tls["ca"]))
     assert err.value.code == 401
     req.add_header("Authorization", "Bearer " + API_KEY)
-    with urllib.request.urlopen(req, timeout=120) as resp:
+    with urllib.request.urlopen(req, timeout=120, context=trusting(deployment.tls["ca"])) as resp:
         reply = json.load(resp)
     assert reply["usage"]["completion_tokens"] > 0
 
 
-def chat_with_key():
+def chat_with_key(deployment):
     body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d/v1/chat/completions" % PORT, data=body,
+    req = urllib.request.Request("https://127.0.0.1:%d/v1/chat/completions" % PORT, data=body,
                                  headers={"Content-Type": "application/json", "Authorization": "Bearer " + API_KEY})
-    with urllib.request.urlopen(req, timeout=120) as resp:
+    with urllib.request.urlopen(req, timeout=120, context=trusting(deployment.tls["ca"])) as resp:
         return json.load(resp)
+
+
+def test_the_server_speaks_only_https_verified_by_the_private_ca(deployment):
+    """The role's own health wait and chat check passed above over https with the CA (the server speaks
+    nothing else); here: the files on the host, the read-only mounts, and what clients get."""
+    for path, mode in zip(TLS_FILES, ("0o644", "0o644", "0o600")):
+        info = os.stat(path)
+        assert (info.st_uid, info.st_gid, oct(info.st_mode & 0o777)) == (0, 0, mode), path
+    assert Path(TLS_FILES[0]).read_bytes() == Path(deployment.tls["cert"]).read_bytes()
+    container = json.loads(docker("inspect", NAME).stdout)[0]
+    mounts = {m["Destination"]: m for m in container["Mounts"]}
+    assert mounts["/etc/llmops-vllm/tls/tls.key"]["Source"] == TLS_FILES[2] and not mounts["/etc/llmops-vllm/tls/tls.key"]["RW"]
+    assert not mounts["/etc/llmops-vllm/tls/tls.crt"]["RW"]
+    assert container["Config"]["Cmd"][-4:] == ["--ssl-certfile", "/etc/llmops-vllm/tls/tls.crt",
+                                               "--ssl-keyfile", "/etc/llmops-vllm/tls/tls.key"]
+    health = "https://127.0.0.1:%d/health" % PORT
+    with urllib.request.urlopen(health, timeout=30, context=trusting(deployment.tls["ca"])) as resp:
+        assert resp.status == 200
+    # the system's trust store does not know the private CA: refused, not silently accepted
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(health, timeout=30)
+    # plain http to the port gets no answer
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)) as err:
+        urllib.request.urlopen("http://127.0.0.1:%d/health" % PORT, timeout=30)
+    assert not isinstance(err.value, urllib.error.HTTPError)
+    # the key never appears in the role's output (nor its checksum: private_file returns only "changed")
+    key_line = Path(deployment.tls["key"]).read_text().splitlines()[5]
+    for run in deployment.runs:
+        assert key_line not in run.stdout + run.stderr
+
+
+def test_probe_yml_asks_over_https_with_the_ca_from_the_controller(deployment):
+    res = ansible_playbook("playbooks/probe.yml", deployment.inventory, dict(deployment.extra, probe_hosts="cpu_hosts"))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    assert "https://127.0.0.1:%d" % PORT in out  # the loop label: the endpoint's public_url
+    assert re.search(r"%s: tiny answered in [0-9.]+ ms with \d+ tokens" % NAME, " ".join(out.split())), out[-3000:]
+    assert API_KEY not in out
+
+
+def test_benchmark_and_prometheus_targets_use_https(deployment, tmp_path):
+    """The other jobs over the instance's endpoints: benchmark.yml from the host (here this machine) with
+    the CA the role installed there, and Prometheus targets that say https. A minimal load (2 requests)."""
+    extra = dict(deployment.extra, benchmark_hosts="cpu_hosts", benchmark_num_requests=2, benchmark_concurrency=1,
+                 benchmark_input_len=8, benchmark_output_len=4, benchmark_num_warmups=0, benchmark_chart=False,
+                 benchmark_artifacts_dir=str(tmp_path / "bench"))
+    res = ansible_playbook("playbooks/benchmark.yml", deployment.inventory, extra)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    (row,) = json.loads((tmp_path / "bench" / "benchmark.json").read_text())["hosts"]
+    assert row["status"] == "ok" and row["completed"] == 2 and row["errors"] == 0, row
+    # the URL it loaded, and /version read over https by the playbook's uri task (with the CA)
+    assert row["info"]["url"] == "https://127.0.0.1:%d" % PORT and row["info"]["vllm_version"], row
+    targets = tmp_path / "targets.json"
+    res = ansible_playbook("playbooks/prometheus_targets.yml", deployment.inventory,
+                           dict(deployment.extra, prometheus_targets_hosts="cpu_hosts", prometheus_targets_file=str(targets)))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    (target,) = json.loads(targets.read_text())
+    assert target["targets"] == ["127.0.0.1:%d" % PORT] and target["labels"]["__scheme__"] == "https"
 
 
 def test_last_good_settings_are_private(deployment):
@@ -143,7 +223,7 @@ def test_a_changed_staged_model_restarts_the_container(deployment, tmp_path):
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     after = json.loads(docker("inspect", NAME).stdout)[0]["State"]
     assert after["Running"] and after["StartedAt"] != before
-    assert chat_with_key()["usage"]["completion_tokens"] > 0
+    assert chat_with_key(deployment)["usage"]["completion_tokens"] > 0
 
 
 def test_bad_arguments_fail_fast_and_roll_back(deployment):
@@ -157,7 +237,7 @@ def test_bad_arguments_fail_fast_and_roll_back(deployment):
     assert "max-model-len" in out  # vLLM's own complaint, from the container log
     assert "Rolled back to the last good container" in out, out[-3000:]
     assert API_KEY not in out
-    assert chat_with_key()["usage"]["completion_tokens"] > 0
+    assert chat_with_key(deployment)["usage"]["completion_tokens"] > 0
 
 
 @pytest.fixture
@@ -185,7 +265,7 @@ def test_upgrade_to_a_broken_image_rolls_back(deployment, standin_image, broken_
     assert API_KEY not in out
     info = json.loads(docker("inspect", NAME).stdout)[0]
     assert info["Config"]["Image"] == standin_image and info["State"]["Running"]
-    assert chat_with_key()["usage"]["completion_tokens"] > 0
+    assert chat_with_key(deployment)["usage"]["completion_tokens"] > 0
 
 
 def test_a_hub_model_from_the_controllers_cache_is_served_offline(deployment, tmp_path):
@@ -208,4 +288,4 @@ def test_a_hub_model_from_the_controllers_cache_is_served_offline(deployment, tm
     info = json.loads(docker("inspect", NAME).stdout)[0]
     assert "HF_HUB_OFFLINE=1" in info["Config"]["Env"]
     assert info["Config"]["Cmd"][:2] == ["--model", repo_id]
-    assert chat_with_key()["usage"]["completion_tokens"] > 0
+    assert chat_with_key(deployment)["usage"]["completion_tokens"] > 0

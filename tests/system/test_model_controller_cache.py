@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import conftest
-from conftest import MODEL_DIR, REPO, WHEELHOUSE, StandinHub, ansible_playbook, docker, huggingface_hub_venv
+from conftest import MODEL_DIR, REPO, WHEELHOUSE, StandinHub, ansible_playbook, docker, huggingface_hub_venv, make_tls_files
 
 MODEL = "llmops-test/fleet-cache"
 TOKEN = "hf_standin_token_controller_0451"
@@ -174,10 +174,19 @@ def test_the_hosts_cache_answers_huggingface_hubs_offline_lookup(hosts, tmp_path
 
 
 def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, hosts, cache, tmp_path):
-    """The real chain on one host: uv, vLLM's CPU wheel (air-gapped), the copy, vLLM serving it, the chat probe."""
+    """The real chain on one host: uv, vLLM's CPU wheel (air-gapped), the copy, vLLM serving it over HTTPS
+    (vllm_service_tls_*: a private CA made here; the key reaches vLLM as a systemd credential), the health
+    wait and chat probe over https verified with the CA."""
     group_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/cpu_hosts.yml").read_text())
     group_vars.update(settings(hub, cache))
     group_vars.update({"vllm_service_model_src": "", "vllm_service_name": "served", "vllm_service_served_model_name": "tiny"})
+    tls = make_tls_files(str(tmp_path), alt_names=("IP:127.0.0.1",))
+    group_vars.update({"vllm_service_tls_cert_src": tls["cert"], "vllm_service_tls_key_src": tls["key"],
+                       "vllm_service_tls_ca_src": tls["ca"]})
+    # systemd's credentials reach a unit only through a shared /run, which systemd sets up on a host but
+    # not in a container (our test hosts): make it so, as on a host (the role refuses a private one).
+    rc, out = hosts[1].sh("mount --make-rshared /run")
+    assert rc == 0, out
     before = fetches(hub)
     res = ansible_playbook("site.yml", inventory(tmp_path, hosts[1:], group_vars))
     out = res.stdout + res.stderr
@@ -189,9 +198,26 @@ def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, 
     assert rc == 0 and 'HF_HUB_OFFLINE="1"' in env, env
     rc, unit = h.sh("systemctl show -p ExecStart --value served")
     assert "--model %s " % MODEL in unit, unit
-    # The play's own chat probe (post_tasks) has answered; ask once more, from the host.
+    # TLS: root-owned files, the key 0600 and unreadable for the service user, who gets it only as a
+    # credential (systemd copies it into the unit's credentials directory, %d).
+    rc, modes = h.sh("stat -c '%U %G %a %n' /etc/vllm/served.tls.crt /etc/vllm/served.tls-ca.pem "
+                     "/etc/vllm/secrets/served.tls.key")
+    assert modes.split("\n")[:3] == ["root root 644 /etc/vllm/served.tls.crt", "root root 644 /etc/vllm/served.tls-ca.pem",
+                                     "root root 600 /etc/vllm/secrets/served.tls.key"], modes
+    assert h.sh("runuser -u vllm -- cat /etc/vllm/secrets/served.tls.key")[0] != 0
+    rc, unit_file = h.sh("systemctl cat served")
+    assert "LoadCredential=tls.key:/etc/vllm/secrets/served.tls.key" in unit_file, unit_file
+    assert '"--ssl-certfile" "%d/tls.crt" "--ssl-keyfile" "%d/tls.key"' in unit_file, unit_file
+    rc, cred = h.sh("runuser -u vllm -- head -c 10 /run/credentials/served.service/tls.key")
+    assert rc == 0 and cred == "-----BEGIN", cred
+    assert "BEGIN CERTIFICATE" not in out and open(tls["key"]).read().splitlines()[5] not in out
+    # The play's own health wait and chat probe (post_tasks) have answered over https; ask once more, from
+    # the host, trusting the CA the role installed there, and once over plain http (no answer).
     body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
-    rc, reply = h.sh("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request("
-                     "\"http://127.0.0.1:8000/v1/chat/completions\", data=sys.argv[1].encode(), headers={"
-                     "\"Content-Type\": \"application/json\"}), timeout=120).read().decode())' '%s'" % body)
+    rc, reply = h.sh("python3 -c 'import ssl, sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request("
+                     "\"https://127.0.0.1:8000/v1/chat/completions\", data=sys.argv[1].encode(), headers={"
+                     "\"Content-Type\": \"application/json\"}), timeout=120, context=ssl.create_default_context("
+                     "cafile=\"/etc/vllm/served.tls-ca.pem\")).read().decode())' '%s'" % body)
     assert rc == 0 and json.loads(reply)["usage"]["completion_tokens"] > 0, reply
+    rc, plain = h.sh("python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8000/health\", timeout=30)'")
+    assert rc != 0 and ("RemoteDisconnected" in plain or "Connection reset" in plain), plain

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -121,17 +122,23 @@ def send_sse(handler, events, done=True, delay=0.0, chunked=True, break_chunk=Fa
 
 
 @contextlib.contextmanager
-def serve(routes, port=0):
+def serve(routes, port=0, tls=None):
     """Run a server with ``routes`` ({(method, path): fn(handler, json_body)}); yield it.
 
     The yielded server has ``url``, ``requests`` (what it received) and
     ``release`` (an Event slow handlers wait on; set on exit so nothing hangs).
+    ``tls`` ({'cert': ..., 'key': ...}, e.g. from make_tls_files) serves https.
     """
     handler = type('Handler', (_Handler,), dict(routes=routes))
     server = _Server(('127.0.0.1', port), handler)
     server.requests = []
     server.release = threading.Event()
     server.url = 'http://127.0.0.1:%d' % server.server_address[1]
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls['cert'], tls['key'])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.url = 'https://127.0.0.1:%d' % server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05))
     thread.daemon = True
     thread.start()

@@ -4,9 +4,11 @@ import os
 
 import pytest
 import yaml
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 
-from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import SPEC_FILE, read_settings, spec_defaults
+from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import (
+    SPEC_FILE, ActionModule, read_settings, spec_defaults,
+)
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import SETTINGS
 
 ROLE_DIR = os.path.dirname(os.path.dirname(SPEC_FILE))
@@ -51,3 +53,23 @@ def test_read_settings_prefers_the_play_and_falls_back_to_the_spec():
 def test_a_setting_in_neither_place_is_an_error():
     with pytest.raises(AnsibleActionFail, match="vllm_service_name is not defined"):
         read_settings({}, template=str, defaults=lambda: {})
+
+
+def test_controller_files_are_found_like_copy_src_or_not_at_all(tmp_path):
+    """The TLS files are looked up the way copy's src is (ActionBase._find_needle: absolute, or in the
+    role's/playbook's files/); anything that is not a file there is None (the model names the variable)."""
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "server.pem").write_text("cert")
+
+    def find_needle(dirname, needle):
+        path = needle if os.path.isabs(needle) else os.path.join(str(tmp_path), dirname, needle)
+        if not os.path.exists(path):
+            raise AnsibleError("Could not find or access '%s'" % needle)
+        return path
+
+    action = ActionModule.__new__(ActionModule)
+    action._find_needle = find_needle
+    assert action._controller_file("server.pem") == str(tmp_path / "files" / "server.pem")
+    assert action._controller_file(str(tmp_path / "files" / "server.pem")) == str(tmp_path / "files" / "server.pem")
+    assert action._controller_file("missing.pem") is None
+    assert action._controller_file(str(tmp_path / "files")) is None  # a directory

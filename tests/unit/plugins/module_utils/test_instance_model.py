@@ -1,13 +1,15 @@
 """The vllm_service instance model: one place that validates the role's input and derives every field."""
 
 import copy
+import subprocess
 
 import pytest
 
 from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import spec_defaults
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
-    INSTANCE_KEYS, SETTINGS, ModelError, build,
+    INSTANCE_KEYS, SETTINGS, ModelError, build, credentials_mount_shared,
 )
+from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import make_tls_files
 
 # The role's defaults (roles/vllm_service/defaults/main.yml) as the action plugin hands them over,
 # but with allow_unauthenticated on: most rows are about other things (the exposure rows turn it off).
@@ -143,7 +145,12 @@ def test_systemd_instance_fields():
         {"path": "/etc/vllm/vllm.env", "good": "/etc/vllm/last-good/vllm.env", "mode": "0600"}]
     assert inst["owner"] == "vllm" and "/var/lib/vllm/tmp" in inst["directories"]
     assert inst["download"] is None
-    assert inst["health"] == {"timeout": 900, "max_restarts": 2, "chat_model": "tiny"}
+    assert inst["health"] == {"timeout": 900, "max_restarts": 2, "chat_model": "tiny", "ca_path": "",
+                              "plain_url": "http://127.0.0.1:8000/health", "tls_url": "https://127.0.0.1:8000/health"}
+    assert inst["private_files"] == [{"dest": "/etc/vllm/secrets/vllm.env", "template": "vllm.secrets.env.j2", "src": "",
+                                      "mode": "0600"}]
+    assert inst["tls"] is None and inst["unit_settings"]["credentials"] == []
+    assert inst["unit_settings"]["credential_args"] == []
     assert inst["unit_settings"]["start_limit_burst"] == 10 and inst["unit_settings"]["oom_score_adjust"] == 500
     assert inst["unit_settings"]["memory_max"] == ""
 
@@ -173,6 +180,7 @@ def test_container_instance_fields():
     assert spec["log_driver"] == "json-file" and spec["log_options"] == {"max-size": "50m", "max-file": "3"}
     assert spec["memory"] is None
     assert inst["owner"] == "root" and inst["unit"] is None and "argv" not in inst
+    assert inst["private_files"] == []  # the secrets go to Docker's env (compared by docker_container)
     assert inst["config_files"] == [{"path": "/etc/vllm/vllm.container.json",
                                      "good": "/etc/vllm/last-good/vllm.container.json", "mode": "0600"}]
 
@@ -183,9 +191,10 @@ def test_endpoints_cover_every_instance():
     assert out["endpoints"] == [
         {"name": "a", "url": "http://127.0.0.1:8000", "public_url": "http://host1.example:8000",
          "address": "host1.example", "port": 8000, "model": ROLE["model"], "mode": "systemd",
-         "unit": "a.service", "container": None},
+         "unit": "a.service", "container": None, "tls": False, "ca_path": "", "controller_ca_path": ""},
         {"name": "b", "url": "http://10.0.0.5:8001", "public_url": "http://10.0.0.5:8001", "address": "10.0.0.5",
-         "port": 8001, "model": "bee", "mode": "systemd", "unit": "b.service", "container": None}]
+         "port": 8001, "model": "bee", "mode": "systemd", "unit": "b.service", "container": None, "tls": False,
+         "ca_path": "", "controller_ca_path": ""}]
     assert out["names"] == ["a", "b"] and out["home"] == "/var/lib/a"
 
 
@@ -381,3 +390,166 @@ def test_missing_settings_are_reported():
     del settings["image"]
     with pytest.raises(ModelError, match="settings lack image"):
         build(settings)
+
+
+# ---- TLS -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A private CA and a server certificate for 127.0.0.1 and host1.example (what the health wait on the
+    host and the controller ask for); a second, unrelated CA and pair; a certificate for a DNS name only;
+    an encrypted key."""
+    root = tmp_path_factory.mktemp("tls")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "dns").mkdir()
+    files = {"a": make_tls_files(str(root / "a"), alt_names=("IP:127.0.0.1", "DNS:host1.example")),
+             "b": make_tls_files(str(root / "b")),
+             "dns": make_tls_files(str(root / "dns"), alt_names=("DNS:host1.example",))}
+    encrypted = root / "encrypted.key"
+    subprocess.run(["openssl", "pkey", "-in", files["a"]["key"], "-aes128", "-passout", "pass:x", "-out", str(encrypted)],
+                   check=True, capture_output=True)
+    files["encrypted_key"] = str(encrypted)
+    return files
+
+
+def with_tls(pair, **changes):
+    return dict({"tls_cert_src": pair["cert"], "tls_key_src": pair["key"], "tls_ca_src": pair["ca"]}, **changes)
+
+
+def test_tls_serves_https_with_the_key_as_a_systemd_credential(tls):
+    out = model(**with_tls(tls["a"]))
+    (inst,) = out["instances"]
+    assert inst["url"] == "https://127.0.0.1:8000" and inst["health_url"] == "https://127.0.0.1:8000/health"
+    assert inst["public_url"] == "https://host1.example:8000"
+    assert inst["tls"]["files"] == [
+        {"src": tls["a"]["cert"], "dest": "/etc/vllm/vllm.tls.crt", "mode": "0644"},
+        {"src": tls["a"]["key"], "dest": "/etc/vllm/secrets/vllm.tls.key", "mode": "0600"},
+        {"src": tls["a"]["ca"], "dest": "/etc/vllm/vllm.tls-ca.pem", "mode": "0644"}]
+    # one private_file task writes them with the secrets file (no checksum or diff in any result)
+    assert inst["private_files"][1:] == [dict(f, template="") for f in inst["tls"]["files"]]
+    # systemd reads the root-only files; the server gets copies in its credentials directory (%d)
+    assert inst["unit_settings"]["credentials"] == [{"id": "tls.crt", "path": "/etc/vllm/vllm.tls.crt"},
+                                                    {"id": "tls.key", "path": "/etc/vllm/secrets/vllm.tls.key"}]
+    assert inst["unit_settings"]["credential_args"] == ["--ssl-certfile", "%d/tls.crt", "--ssl-keyfile", "%d/tls.key"]
+    assert not [a for a in inst["argv"] if a.startswith("--ssl")]
+    assert inst["health"]["ca_path"] == "/etc/vllm/vllm.tls-ca.pem"
+    # the TLS files are not part of the last good copy (a rollback keeps the current key, like the other secrets)
+    assert [f["path"] for f in inst["config_files"]] == ["/etc/systemd/system/vllm.service", "/etc/vllm/vllm.env"]
+    assert out["endpoints"][0]["tls"] is True
+    assert out["endpoints"][0]["ca_path"] == "/etc/vllm/vllm.tls-ca.pem"
+    assert out["endpoints"][0]["controller_ca_path"] == tls["a"]["ca"]
+
+
+def test_tls_in_a_container_mounts_the_files_read_only(tls):
+    (inst,) = instances([], mode="container", host="127.0.0.1", **with_tls(tls["a"]))
+    spec = inst["container"]
+    assert "/etc/vllm/vllm.tls.crt:/etc/llmops-vllm/tls/tls.crt:ro" in spec["volumes"]
+    assert "/etc/vllm/secrets/vllm.tls.key:/etc/llmops-vllm/tls/tls.key:ro" in spec["volumes"]
+    assert spec["command"][-4:] == ["--ssl-certfile", "/etc/llmops-vllm/tls/tls.crt",
+                                    "--ssl-keyfile", "/etc/llmops-vllm/tls/tls.key"]
+    assert inst["health_url"] == "https://127.0.0.1:8000/health"
+    assert [f["dest"] for f in inst["private_files"]] == [
+        "/etc/vllm/vllm.tls.crt", "/etc/vllm/secrets/vllm.tls.key", "/etc/vllm/vllm.tls-ca.pem"]
+
+
+def test_tls_is_per_instance_and_without_a_ca_the_system_store_is_used(tls):
+    a, b = instances([dict({"name": "a", "port": 8000}, **with_tls(tls["a"], tls_ca_src="")),
+                      {"name": "b", "port": 8001}])
+    assert a["url"] == "https://127.0.0.1:8000" and a["tls"]["ca_path"] == "" and a["health"]["ca_path"] == ""
+    assert [f["dest"] for f in a["tls"]["files"]] == ["/etc/vllm/a.tls.crt", "/etc/vllm/secrets/a.tls.key"]
+    assert b["url"] == "http://127.0.0.1:8001" and b["tls"] is None
+
+
+def test_a_server_on_a_specific_address_needs_a_certificate_for_it(tls):
+    (inst,) = instances([], host="127.0.0.1", **with_tls(tls["a"]))
+    assert inst["health_url"] == "https://127.0.0.1:8000/health"
+    with pytest.raises(ModelError, match=r"^vllm_service_tls_cert_src .*asks for 10\.0\.0\.5 refuses it.*"
+                                         r"must name 10\.0\.0\.5 and be signed by vllm_service_tls_ca_src"):
+        model(host="10.0.0.5", **with_tls(tls["a"]))
+
+
+@pytest.mark.parametrize("changes,message", [
+    (lambda t: {"tls_cert_src": t["a"]["cert"]},
+     r"^vllm_service_tls_cert_src is set but vllm_service_tls_key_src is not"),
+    (lambda t: {"tls_key_src": t["a"]["key"]},
+     r"^vllm_service_tls_key_src is set but vllm_service_tls_cert_src is not"),
+    (lambda t: {"tls_ca_src": t["a"]["ca"]},
+     r"^vllm_service_tls_ca_src is set but the server has no certificate: set vllm_service_tls_cert_src"),
+    (lambda t: with_tls(t["a"], tls_cert_src="/nonexistent/server.pem"),
+     r"^vllm_service_tls_cert_src: '/nonexistent/server.pem' is not a file on the controller"),
+    (lambda t: with_tls(t["a"], tls_ca_src="relative/ca.pem"),
+     r"^vllm_service_tls_ca_src: 'relative/ca.pem' is not a file on the controller"),
+    (lambda t: with_tls(t["a"], tls_key_src=t["b"]["key"]),
+     r"^vllm_service_tls_key_src .*: the certificate and the private key do not fit together"),
+    (lambda t: with_tls(t["a"], tls_key_src=t["encrypted_key"]),
+     r"^vllm_service_tls_key_src .*: the private key is encrypted; vLLM takes no key password"),
+    (lambda t: with_tls(t["a"], tls_ca_src=t["a"]["key"]),
+     r"^vllm_service_tls_ca_src .*: not a PEM file of CA certificates"),
+    # signed by another CA than the one the clients are told to trust
+    (lambda t: with_tls(t["a"], tls_ca_src=t["b"]["ca"]),
+     r"^vllm_service_tls_cert_src .*a client that trusts the CA and asks for 127\.0\.0\.1 refuses it: .*"
+     r"on the host itself \(the server listens on every address\)"),
+    # the health wait on the host asks 127.0.0.1, which a certificate for a DNS name does not cover
+    (lambda t: with_tls(t["dns"]), r"^vllm_service_tls_cert_src .*asks for 127\.0\.0\.1 refuses it: .*mismatch"),
+    (lambda t: with_tls(t["dns"], tls_ca_src=""),
+     r"^vllm_service_tls_cert_src .*a client that trusts the certificate itself and asks for 127\.0\.0\.1 refuses.*"
+     r"a CA in the system's trust store \(or set vllm_service_tls_ca_src\)"),
+    (lambda t: {"instances": [{"name": "a", "port": 1, "tls_key_src": t["a"]["key"]}]},
+     r"^vllm_service_instances\[0\] \(a\): tls_key_src is set but vllm_service_instances\[0\] \(a\): tls_cert_src is not"),
+])
+def test_bad_tls_settings_are_named(tls, changes, message):
+    with pytest.raises(ModelError, match=message):
+        model(**changes(tls))
+
+
+@pytest.mark.parametrize("arg,flag", [
+    (["--ssl-keyfile", "/k"], "--ssl-keyfile"),
+    (["--ssl_certfile=/c"], "--ssl_certfile"),
+    (["--ssl-ca-certs", "/ca"], "--ssl-ca-certs"),
+    (["--ssl-cert-reqs", "2"], "--ssl-cert-reqs"),
+])
+def test_tls_flags_in_extra_args_point_to_the_variables(arg, flag):
+    with pytest.raises(ModelError, match=r"^vllm_service_extra_args must not carry %s: the role sets up TLS from "
+                                         r"vllm_service_tls_cert_src, vllm_service_tls_key_src and "
+                                         r"vllm_service_tls_ca_src" % flag):
+        model(extra_args=arg)
+
+
+@pytest.mark.parametrize("arg,flag", [
+    ("--api_key=s3cret", "--api-key"),   # vLLM's parser turns _ into -
+    ("--api-k", "--api-key"),            # argparse takes unique prefixes
+    ("--hf_token", "--hf-token"),
+    ("--allowed_origins=[\"*\"]", "--allowed-origins"),
+])
+def test_spellings_vllm_accepts_do_not_slip_past_the_refusals(arg, flag):
+    with pytest.raises(ModelError, match=r"^vllm_service_extra_args must not carry %s" % flag):
+        model(extra_args=[arg, "x"])
+
+
+def test_other_flags_pass():
+    (inst,) = instances([], extra_args=["--api-server-count", "2", "--enable-ssl-refresh", "--max-model-len=512"])
+    assert inst["argv"][-4:] == ["--api-server-count", "2", "--enable-ssl-refresh", "--max-model-len=512"]
+
+
+# /proc/self/mountinfo lines as a Docker systemd test host has them (/run private), the same after
+# `mount --make-rshared /run`, and as a host's systemd sets them up (everything shared).
+CONTAINER_MOUNTS = """778 297 0:44 / / rw,relatime master:54 - overlay overlay rw,lowerdir=/x
+785 778 0:55 / /run rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw
+850 785 0:84 / /run/lock rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw
+"""
+HOST_MOUNTS = """27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+24 27 0:6 / /run rw,nosuid,nodev,relatime shared:12 - tmpfs tmpfs rw,mode=755
+87 24 0:40 / /run/credentials/other.service ro,nosuid,nodev,noexec,relatime - ramfs ramfs rw,mode=700
+"""
+
+
+@pytest.mark.parametrize("mountinfo,shared", [
+    (CONTAINER_MOUNTS, False),
+    (CONTAINER_MOUNTS.replace("relatime - tmpfs tmpfs rw\n850", "relatime shared:30 - tmpfs tmpfs rw\n850"), True),
+    (HOST_MOUNTS, True),  # another unit's credentials mount is not the one holding /run/credentials
+    ("27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n", True),  # /run not a mount of its own
+    ("", False),
+])
+def test_systemd_credentials_need_a_shared_run(mountinfo, shared):
+    assert credentials_mount_shared(mountinfo) is shared

@@ -78,6 +78,11 @@ def test_explicit_backends_win():
      "2 different vllm_service_api_key values"),
     ({}, {"h": {"endpoints": [{"name": "vllm", "public_url": "http://bad host:1"}], "keys": {}}},
      "h's instance vllm publishes no usable public_url"),
+    # Backends with TLS (vllm_service_tls_*): the router is not given a CA to verify them, so refused by name.
+    ({}, {"h": {"endpoints": [dict(ep("vllm", "https://10.0.0.1:8000"), tls=True)], "keys": {}}},
+     r"^vllm_router: h's instance vllm serves https://10\.0\.0\.1:8000 \(vllm_service_tls_cert_src.*plain http only"),
+    ({"backends": ["https://10.0.0.1:8000"]}, FLEET,
+     r"^vllm_router: vllm_router_backends lists https://10\.0\.0\.1:8000, but this role connects the router"),
 ])
 def test_bad_input_is_refused_naming_the_variable(change, fleet, message):
     with pytest.raises(RouterError, match=message):

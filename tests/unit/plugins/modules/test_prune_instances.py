@@ -52,6 +52,9 @@ def host(tmp_path, monkeypatch):
         (units / (name + ".service")).write_text("[Service]\n")
         (good / (name + ".env")).write_text("A=1\n")
         (good / (name + ".service")).write_text("[Service]\n")
+        (etc / (name + ".tls.crt")).write_text("cert")
+        (etc / (name + ".tls-ca.pem")).write_text("ca")
+        (etc / "secrets" / (name + ".tls.key")).write_text("key")
     (etc / "other.container.json").write_text("{}")
     (etc / "linked.env").symlink_to(tmp_path / "elsewhere.env")
     args = {"keep": ["keep"], "config_dir": str(etc), "rollback_dir": str(good), "unit_dir": str(units)}
@@ -64,8 +67,9 @@ def test_removes_only_the_unlisted_instance(run_module, host):
     assert res["changed"] and res["removed"] == ["old"]
     assert sorted(os.listdir(root / "units")) == ["keep.service"]
     assert sorted(os.listdir(root / "etc" / "last-good")) == ["keep.env", "keep.service"]
-    assert sorted(os.listdir(root / "etc")) == ["keep.env", "last-good", "linked.env", "other.container.json", "secrets"]
-    assert os.listdir(root / "etc" / "secrets") == ["keep.env"]
+    assert sorted(os.listdir(root / "etc")) == ["keep.env", "keep.tls-ca.pem", "keep.tls.crt", "last-good", "linked.env",
+                                                "other.container.json", "secrets"]
+    assert sorted(os.listdir(root / "etc" / "secrets")) == ["keep.env", "keep.tls.key"]
     assert log.read_text().splitlines() == ["disable --now old.service", "daemon-reload"]
     again = run_module(prune_instances, args)
     assert not again["changed"] and again["removed"] == []
@@ -90,14 +94,17 @@ def test_containers_of_unlisted_instances_are_removed_with_their_settings(run_mo
     monkeypatch.setenv("PATH", str(bin_dir))
     etc = tmp_path / "etc"
     (etc / "last-good").mkdir(parents=True)
+    (etc / "secrets").mkdir()
     for name in ("keep", "old"):
         (etc / (name + ".container.json")).write_text("{}")
         (etc / "last-good" / (name + ".container.json")).write_text("{}")
+        (etc / (name + ".tls.crt")).write_text("cert")
+        (etc / "secrets" / (name + ".tls.key")).write_text("key")
     args = {"mode": "container", "keep": ["keep"], "config_dir": str(etc), "rollback_dir": str(etc / "last-good")}
     res = run_module(prune_instances, args)
     assert res["changed"] and res["removed"] == ["old"]
     assert log.read_text().splitlines() == ["rm -f ct-old"]
-    assert sorted(os.listdir(etc)) == ["keep.container.json", "last-good"]
+    assert sorted(os.listdir(etc)) == ["keep.container.json", "keep.tls.crt", "last-good", "secrets"]
     assert os.listdir(etc / "last-good") == ["keep.container.json"]
 
 
@@ -131,9 +138,11 @@ def test_container_mode_removes_every_unit_of_an_earlier_systemd_mode(run_module
     assert res["changed"] and res["removed"] == ["keep", "old"]
     assert res["units"] == ["keep", "old"] and res["containers"] == []
     assert os.listdir(root / "units") == []
-    assert os.listdir(root / "etc" / "secrets") == []
+    # keep's TLS files serve its container now; old's go with it.
+    assert os.listdir(root / "etc" / "secrets") == ["keep.tls.key"]
     assert os.listdir(root / "etc" / "last-good") == []
-    assert sorted(os.listdir(root / "etc")) == ["last-good", "linked.env", "other.container.json", "secrets"]
+    assert sorted(os.listdir(root / "etc")) == ["keep.tls-ca.pem", "keep.tls.crt", "last-good", "linked.env",
+                                                "other.container.json", "secrets"]
     assert log.read_text().splitlines() == ["disable --now keep.service", "disable --now old.service", "daemon-reload"]
     assert not docker_log.exists()  # the listed container stays
 
@@ -166,3 +175,4 @@ def test_check_mode_reports_both_modes_and_removes_nothing(run_module, host):
     res = run_module(prune_instances, args, check_mode=True)
     assert res["changed"] and res["removed"] == ["keep", "old"]
     assert not (root / "docker.log").exists() and not log.exists()
+    assert os.listdir(etc / "secrets") == ["keep.tls.key"]

@@ -6,7 +6,11 @@ module asks and how it reports, not vLLM.
 
 from __future__ import annotations
 
+import pytest
+
+from ansible_collections.llmops.vllm.plugins.module_utils._service_health import http_get_status
 from ansible_collections.llmops.vllm.plugins.modules.wait_healthy import chat_check
+from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import make_tls_files
 from ansible_collections.llmops.vllm.tests.unit.openai_test_server import fake_openai_routes, serve
 
 
@@ -34,3 +38,20 @@ def test_a_model_the_server_does_not_serve_is_reported():
     with serve(fake_openai_routes(models=["other"])) as srv:
         got = chat_check(params(srv.url))
     assert got["error"] and "fake-model" in got["error"]
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return make_tls_files(str(tmp_path_factory.mktemp("tls")))  # a private CA, a certificate for 127.0.0.1
+
+
+def test_over_https_the_health_poll_and_the_chat_verify_against_the_ca(tls):
+    """vllm_service with TLS: the health URL is https and wait_healthy gets the instance's CA (ca_path)."""
+    with serve(fake_openai_routes(), tls=tls) as srv:
+        assert srv.url.startswith("https://")
+        assert http_get_status(srv.url + "/health", 5, ca_path=tls["ca"]) == (200, "")
+        assert chat_check(params(srv.url, ca_path=tls["ca"]))["error"] is None
+        # without the CA the private certificate is not trusted: refused, not silently accepted
+        status, error = http_get_status(srv.url + "/health", 5)
+        assert status is None and "CERTIFICATE_VERIFY_FAILED" in error
+        assert "certificate verify failed" in chat_check(params(srv.url))["error"].lower()
