@@ -65,7 +65,11 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg="vllm_service: vllm_service_ca_bundle %s is not a file on %s"
                               % (model["ca_bundle"], task_vars.get("inventory_hostname", "the host")))
                 return result
+        notes = model.pop("warnings")
         result.update(changed=False, **model)
+        # Said where the role deploys (not where a later job only reads the endpoints).
+        if notes and self._task.args.get("check_host", True):
+            result["warnings"] = notes
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result
