@@ -6,13 +6,15 @@ the hosts could not reach it even if they tried. Everything else is real: llmops
 the controller for two hosts at once (huggingface_hub from the dev venv), the copy into each host's
 cache, idempotence, check mode, huggingface_hub's offline look-up on a host, and finally site.yml with
 real vLLM serving the copied snapshot offline (its chat probe is part of the play), pinned to the commit
-the download resolved: the stand-in hub's main then moves on (a good commit, then a broken one) and the
-server follows only through a converge, its health wait and its rollback.
+the download resolved: the stand-in hub's main then moves on to a new commit, which the server follows
+only through a converge and its health wait (and, with LLMOPS_TEST_BROKEN_COMMIT=1, to a broken commit,
+which the rollback undoes).
 """
 
 import collections
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +30,7 @@ MODEL = "llmops-test/fleet-cache"
 TOKEN = "hf_standin_token_controller_0451"
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 REPO_DIR = "/var/lib/vllm/hf/hub/models--llmops-test--fleet-cache"
+SERVED_REPO_DIR = "/var/lib/served/hf/hub/models--llmops-test--fleet-cache"  # site.yml's instance "served"
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +204,7 @@ def serving(h):
     assert rc == 0 and int(pid) > 0, pid
 
     def revision(text):
-        found = re.search(r"--revision[ \x00]+([0-9a-f]{40})", text)
+        found = re.search(r'--revision"?[ \x00]+"?([0-9a-f]{40})', text)  # the unit file quotes each word
         return found.group(1) if found else None
     running = revision(h.sh("tr '\\0' ' ' < /proc/%s/cmdline" % pid.strip())[1])
     return (int(pid), running, revision(h.sh("systemctl show -p ExecStart --value served")[1]),
@@ -246,14 +249,17 @@ def test_a_new_commit_on_the_hub_is_served_after_a_converge(hub, hosts, cache, t
     assert recaps(res)[h.name]["changed"] >= 1
     pid, running, in_unit, good = serving(h)
     assert pid != old_pid and running == in_unit == good == new != old, (running, in_unit, good, new, old)
-    assert h.sh("cat %s/refs/main" % REPO_DIR)[1] == new
-    assert h.sh("test -f %s/snapshots/%s/config.json" % (REPO_DIR, old))[0] == 0  # kept: what a rollback runs
+    assert h.sh("cat %s/refs/main" % SERVED_REPO_DIR)[1] == new
+    assert h.sh("test -f %s/snapshots/%s/config.json" % (SERVED_REPO_DIR, old))[0] == 0  # kept: what a rollback runs
     chat(h)
 
 
+@pytest.mark.skipif(os.environ.get("LLMOPS_TEST_BROKEN_COMMIT") != "1",
+                    reason="two more vLLM starts (a failing one and the rollback's): LLMOPS_TEST_BROKEN_COMMIT=1 runs it")
 def test_a_broken_commit_is_rolled_back_and_a_restart_keeps_the_pin(hub, hosts, cache, tmp_path):
     """main moves to a commit vLLM cannot load: the converge fails its health wait and restores the last good
-    unit, pinned to the earlier commit, which answers again although refs/main now names the broken one."""
+    unit, pinned to the earlier commit, which answers again although refs/main now names the broken one
+    (the rollback's start came after the cache moved on: a restart does not pick up new weights)."""
     h = hosts[1]
     _pid, good_commit, _unit, _good = serving(h)
 
@@ -265,7 +271,7 @@ def test_a_broken_commit_is_rolled_back_and_a_restart_keeps_the_pin(hub, hosts, 
     out = flat(res)
     assert res.returncode != 0, out[-4000:]
     assert "Rolled back to the last good configuration" in out and "which answers again" in out, out[-6000:]
-    assert h.sh("cat %s/refs/main" % REPO_DIR)[1] == broken  # the cache moved on ...
+    assert h.sh("cat %s/refs/main" % SERVED_REPO_DIR)[1] == broken  # the cache moved on ...
     _pid, running, in_unit, good = serving(h)
     assert running == in_unit == good == good_commit != broken, (running, in_unit, good, broken)  # ... the server did not
     chat(h)
