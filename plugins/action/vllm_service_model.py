@@ -106,7 +106,11 @@ class ActionModule(ActionBase):
                     "vllm_service: took over the run lock on %s from %s: %s" % (host, describe(previous), why))
             model["lock"] = {"held": not self._play_context.check_mode, "path": taken.get("path", LOCK_PATH),
                              "run_id": me["run_id"]}
+        notes = model.pop("warnings")
         result.update(changed=False, **model)
+        # Said where the role deploys (not where a later job only reads the endpoints).
+        if notes and self._task.args.get("check_host", True):
+            result.setdefault("warnings", []).extend(notes)
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result

@@ -81,6 +81,8 @@ GPU_ID_RE = re.compile(r"[A-Za-z0-9-]+")
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PATH_RE = re.compile(r"/[A-Za-z0-9._/@+,=-]*")
 REVISION_RE = re.compile(r"[A-Za-z0-9._/-]+")
+# A Hugging Face commit: what the server is pinned to (a branch or tag floats).
+COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 MEMORY_RE = re.compile(r"\d+[KMGT]?|\d{1,2}%|100%|infinity")
 SIZE_RE = re.compile(r"\d+[kmg]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # everything but TAB
@@ -100,6 +102,7 @@ ROLE_ARGS = {
     "--disable-fastapi-docs": "vllm_service_fastapi_docs",
     "--no-disable-fastapi-docs": "vllm_service_fastapi_docs",
     "--allowed-origins": "vllm_service_allowed_origins",
+    "--revision": "vllm_service_model_revision",
 }
 # A CORS origin: scheme://host[:port] (no path), or "*" (any site's scripts may call the API).
 ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -612,13 +615,37 @@ def _environment(role, inst, container):
     return env, secrets
 
 
-def _server_args(role, inst, model_ref, host, port):
+def _revision(role, inst):
+    """How the model's revision reaches the server, and what pins it to a commit.
+
+    pin: "local" (a staged directory or a path on the host: no revision at all), "given" (the revision
+    is a commit), "download" (the pre-download resolves it to a commit; pin() puts that commit in the
+    unit / container), "none" (the server resolves the revision itself at every start: it floats).
+    commit: the commit the server is pinned to when known now. arg: the value of --revision when the
+    model knows it ("" = no --revision, the server's default branch).
+    """
+    requested = role["model_revision"]
+    if inst["model_src"] or HUB_PATH_RE.match(inst["model"]):
+        return {"requested": requested, "pin": "local", "commit": "", "arg": ""}
+    arg = "" if requested == "main" else requested
+    if role["use_modelscope"]:
+        # ModelScope hands out no commit to pin; "main" is its default branch (master), as in vLLM.
+        return {"requested": requested, "pin": "none", "commit": "", "arg": arg}
+    if COMMIT_RE.fullmatch(requested):
+        return {"requested": requested, "pin": "given", "commit": requested, "arg": requested}
+    return {"requested": requested, "pin": "download" if role["model_predownload"] else "none", "commit": "",
+            "arg": arg}
+
+
+def _server_args(role, inst, model_ref, host, port, revision):
+    """vLLM's arguments after the command; revision: the value of --revision ("" = none). The model
+    records where --revision goes (_revision_at), so pin() can set it once the commit is known."""
     args = ["--model", model_ref]
     if inst["served_model_name"]:
         args += ["--served-model-name", inst["served_model_name"]]
     args += ["--host", host, "--port", str(port)]
-    if role["model_revision"] != "main":
-        args += ["--revision", role["model_revision"]]
+    if revision:
+        args += ["--revision", revision]
     if not role["fastapi_docs"]:
         args.append("--disable-fastapi-docs")
     # Always given: vLLM's default has been "*" (any web page may call the API) in older versions.
@@ -657,12 +684,17 @@ def _tls(inst):
     }
 
 
-def _container_spec(role, inst, env, model_ref, tls):
+def _revision_at(inst):
+    """Index in _server_args() where --revision goes (after --model, --served-model-name, --host, --port)."""
+    return 6 + (2 if inst["served_model_name"] else 0)
+
+
+def _container_spec(role, inst, env, model_ref, tls, revision):
     state = inst["state_dir"]
     volumes = [state + "/hf:" + CONTAINER_HF_HOME, state + "/models:/models:ro"]
     if role["ca_bundle"]:
         volumes.append(role["ca_bundle"] + ":" + CONTAINER_CA_PATH + ":ro")
-    command = _server_args(role, inst, model_ref, "0.0.0.0", 8000)
+    command = _server_args(role, inst, model_ref, "0.0.0.0", 8000, revision)
     if tls:
         # Read-only into the container (which runs as root, so the root-only key is readable there).
         volumes += ["%s:%s/%s:ro" % (tls[part], CONTAINER_TLS_DIR, TLS_CREDENTIALS[part]) for part in ("cert", "key")]
@@ -719,7 +751,7 @@ def _download(role, inst, inventory_hostname, playbook_python):
         "source": "modelscope" if role["use_modelscope"] else "huggingface",
         "revision": role["model_revision"],
         # the commit hash needs no ref file: the look-up goes to snapshots/<commit> directly
-        "revision_is_commit": bool(re.fullmatch(r"[0-9a-f]{40}", role["model_revision"])),
+        "revision_is_commit": bool(COMMIT_RE.fullmatch(role["model_revision"])),
         "endpoint": "" if role["use_modelscope"] else role["hf_endpoint"],
         "timeout": role["predownload_timeout"],
         "poll_interval": role["predownload_poll_interval"],
@@ -744,6 +776,7 @@ def _instance(role, inst, inventory_hostname, playbook_python):
     # How other machines (the controller, a router, Prometheus) reach it.
     address = role["advertise_address"] if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
     env, secrets = _environment(role, inst, container)
+    revision = _revision(role, inst)
     unit = name + ".service"
     good = role["rollback_dir"]
     owner = "root" if container else role["user"]
@@ -777,6 +810,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         "unit": unit if not container else None,
         "container_name": inst["container_name"] if container else None,
         "download": _download(role, dict(inst), inventory_hostname, playbook_python),
+        # What pins the model to a commit (see _revision); pin() applies a pre-download's commit.
+        "revision": revision,
         # Healthy means /health answers and, with vllm_service_verify_chat, a short chat request too.
         "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"],
                    "chat_model": (inst["served_model_name"] or model_ref) if role["verify_chat"] else "",
@@ -788,7 +823,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
     if container:
         spec_file = "%s/%s.container.json" % (CONFIG_DIR, name)
         result["container"] = _container_spec(role, inst, env, "/models/" + posixpath.basename(inst["model_src"])
-                                              if inst["model_src"] else inst["model"], tls)
+                                              if inst["model_src"] else inst["model"], tls, revision["arg"])
+        revision["command_at"] = _revision_at(inst)
         result["config_files"] = [
             {"path": spec_file, "good": "%s/%s.container.json" % (good, name), "mode": "0600"},
         ]
@@ -797,7 +833,9 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         result["env_file"] = "%s/%s.env" % (CONFIG_DIR, name)
         # Never part of the last good copy: a rollback keeps the current (possibly rotated) keys.
         result["secrets_file"] = "%s/%s.env" % (SECRETS_DIR, name)
-        result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"])
+        result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"],
+                                                        revision["arg"])
+        revision["argv_at"] = len(role["command"]) + _revision_at(inst)
         result["unit_settings"] = {
             "user": role["user"],
             "group": role["group"],
@@ -827,6 +865,63 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         [] if container else [{"dest": result["secrets_file"], "template": "vllm.secrets.env.j2", "src": "", "mode": "0600"}]
     ) + [dict(f, template="") for f in (tls["files"] if tls else [])]
     return result
+
+
+def _set_revision(args, at, had_arg, commit):
+    """args with --revision <commit> at index `at` (replacing the revision the model put there)."""
+    if had_arg:
+        return args[:at] + ["--revision", commit] + args[at + 2:]
+    return args[:at] + ["--revision", commit] + args[at:]
+
+
+def pin(instance, download=None):
+    """The instance as it runs: with the commit its model's pre-download resolved to.
+
+    download: the result of llmops.vllm.model_download for this instance (the job's result, or the
+    module's own answer in check mode; {} or a skipped result when none ran). When the instance's
+    revision is pinned by the download (revision.pin == "download") and the result names a commit for
+    this instance's model, that commit becomes the server's --revision (argv and container command)
+    and revision.commit: a moved branch changes the unit, so the change goes through the restart, the
+    health wait and the rollback like any other. Otherwise the instance is returned as it is.
+
+    Adds restart_for_download: true when the download changed files in place that no commit pins
+    (ModelScope), so the server is restarted (under the health gate) now, not at some later restart.
+    """
+    out = dict(instance)
+    out["restart_for_download"] = False
+    plan = instance.get("download")
+    if not plan or not isinstance(download, dict) or download.get("skipped") or download.get("failed"):
+        return out
+    # A result registered for another instance (the download of this one did not run) is not this one's.
+    if download.get("repo_id") not in (None, instance["model"]):
+        return out
+    revision = instance["revision"]
+    if revision["pin"] != "download":
+        out["restart_for_download"] = revision["pin"] == "none" and bool(download.get("changed"))
+        return out
+    commit = download.get("commit") or ""
+    if not COMMIT_RE.fullmatch(commit):
+        return out
+    had_arg = bool(revision["arg"])
+    out["revision"] = dict(revision, commit=commit, arg=commit)
+    if "argv" in instance:
+        out["argv"] = _set_revision(instance["argv"], revision["argv_at"], had_arg, commit)
+    if instance.get("container"):
+        out["container"] = dict(instance["container"], command=_set_revision(
+            instance["container"]["command"], revision["command_at"], had_arg, commit))
+    return out
+
+
+def _warnings(role, instances):
+    """What the role warns about without refusing: a hub model that floats."""
+    floating = [i for i in instances if i["revision"]["pin"] == "none" and not role["use_modelscope"]]
+    if not floating:
+        return []
+    return ["vllm_service_model_revision %r of %s is a branch or tag and vllm_service_model_predownload is off: "
+            "the server resolves it on the hub at every start, so new weights there go live at the next restart, "
+            "outside the health wait and the rollback. Pin it: vllm_service_model_predownload: true (the server "
+            "is pinned to the commit the download resolved) or a 40-character commit as "
+            "vllm_service_model_revision." % (role["model_revision"], ", ".join(sorted({i["model"] for i in floating})))]
 
 
 def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file):
@@ -872,4 +967,5 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         "secrets_dir": SECRETS_DIR,
         "lock_ttl": role["lock_ttl"],
         "lock_break": role["lock_break"],
+        "warnings": _warnings(role, instances),
     }

@@ -54,6 +54,8 @@ CASES = [
     ({"vllm_service_environment": {"ZZZ\nVLLM_API_KEY": "x"}}, "vllm_service_environment"),
     ({"vllm_service_extra_args": ["--chat-template", "tmpl\r\nExecStartPre=/bin/true"]}, "vllm_service_extra_args"),
     ({"vllm_service_extra_args": ["--api-key", "s3cret"]}, "vllm_service_extra_args"),
+    # The role pins the model's revision itself (a commit, from vllm_service_model_revision / the download).
+    ({"vllm_service_extra_args": ["--revision", "main"]}, "vllm_service_extra_args"),
     ({"vllm_service_state_dir": "/var/lib"}, "vllm_service_state_dir"),
     ({"vllm_service_state_dir": "/var/lib/../../etc"}, "vllm_service_state_dir"),
     ({"vllm_service_host": "0.0.0.0\nExecStartPre=/bin/true"}, "vllm_service_host"),

@@ -5,13 +5,18 @@ the HTTP endpoints huggingface_hub uses) serving the tiny test model on the cont
 the hosts could not reach it even if they tried. Everything else is real: llmops.vllm.model_download on
 the controller for two hosts at once (huggingface_hub from the dev venv), the copy into each host's
 cache, idempotence, check mode, huggingface_hub's offline look-up on a host, and finally site.yml with
-real vLLM serving the copied snapshot offline (its chat probe is part of the play).
+real vLLM serving the copied snapshot offline (its chat probe is part of the play), pinned to the commit
+the download resolved: the stand-in hub's main then moves on to a new commit, which the server follows
+only through a converge and its health wait (and, with LLMOPS_TEST_BROKEN_COMMIT=1, to a broken commit,
+which the rollback undoes).
 """
 
 import collections
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import uuid
 
@@ -25,6 +30,7 @@ MODEL = "llmops-test/fleet-cache"
 TOKEN = "hf_standin_token_controller_0451"
 PLAYBOOK = "tests/system/playbooks/model_predownload.yml"
 REPO_DIR = "/var/lib/vllm/hf/hub/models--llmops-test--fleet-cache"
+SERVED_REPO_DIR = "/var/lib/served/hf/hub/models--llmops-test--fleet-cache"  # site.yml's instance "served"
 
 
 @pytest.fixture(scope="module")
@@ -173,22 +179,67 @@ def test_the_hosts_cache_answers_huggingface_hubs_offline_lookup(hosts, tmp_path
     assert rc == 0 and out.strip().splitlines()[-1].startswith(REPO_DIR + "/snapshots/"), out
 
 
-def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, hosts, cache, tmp_path):
-    """The real chain on one host: uv, vLLM's CPU wheel (air-gapped), the copy, vLLM serving it over HTTPS
-    (vllm_service_tls_*: a private CA made here; the key reaches vLLM as a systemd credential), the health
-    wait and chat probe over https verified with the CA."""
-    group_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/cpu_hosts.yml").read_text())
-    group_vars.update(settings(hub, cache))
-    group_vars.update({"vllm_service_model_src": "", "vllm_service_name": "served", "vllm_service_served_model_name": "tiny"})
-    tls = make_tls_files(str(tmp_path), alt_names=("IP:127.0.0.1",))
-    group_vars.update({"vllm_service_tls_cert_src": tls["cert"], "vllm_service_tls_key_src": tls["key"],
-                       "vllm_service_tls_ca_src": tls["ca"]})
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A private CA and the server's certificate for 127.0.0.1, made here."""
+    return make_tls_files(str(tmp_path_factory.mktemp("tls")), alt_names=("IP:127.0.0.1",))
+
+
+def site_yml(hub, hosts, cache, tmp_path, tls, **extra):
+    """site.yml on the serving host (hosts[1]): the demo's settings with the model from the hub, served
+    over HTTPS (vllm_service_tls_*; the key reaches vLLM as a systemd credential)."""
     # systemd's credentials reach a unit only through a shared /run, which systemd sets up on a host but
     # not in a container (our test hosts): make it so, as on a host (the role refuses a private one).
     rc, out = hosts[1].sh("mount --make-rshared /run")
     assert rc == 0, out
+    group_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/cpu_hosts.yml").read_text())
+    group_vars.update(settings(hub, cache))
+    group_vars.update({"vllm_service_model_src": "", "vllm_service_name": "served", "vllm_service_served_model_name": "tiny",
+                       # no torch.compile: each new commit would compile afresh (its path and revision are in the key)
+                       "vllm_service_extra_args": group_vars["vllm_service_extra_args"] + ["--enforce-eager"]})
+    group_vars.update({"vllm_service_tls_cert_src": tls["cert"], "vllm_service_tls_key_src": tls["key"],
+                       "vllm_service_tls_ca_src": tls["ca"]})
+    group_vars.update(extra)
+    return ansible_playbook("site.yml", inventory(tmp_path, hosts[1:], group_vars))
+
+
+def chat(h):
+    """A chat request from the host, over https, trusting the CA the role installed there."""
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    rc, reply = h.sh("python3 -c 'import ssl, sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request("
+                     "\"https://127.0.0.1:8000/v1/chat/completions\", data=sys.argv[1].encode(), headers={"
+                     "\"Content-Type\": \"application/json\"}), timeout=120, context=ssl.create_default_context("
+                     "cafile=\"/etc/vllm/served.tls-ca.pem\")).read().decode())' '%s'" % body)
+    assert rc == 0 and json.loads(reply)["usage"]["completion_tokens"] > 0, reply
+
+
+def serving(h):
+    """(main PID, the --revision it runs with, the --revision in the unit, in the last good unit)."""
+    rc, pid = h.sh("systemctl show -p MainPID --value served")
+    assert rc == 0 and int(pid) > 0, pid
+
+    def revision(text):
+        found = re.search(r'--revision"?[ \x00]+"?([0-9a-f]{40})', text)  # the unit file quotes each word
+        return found.group(1) if found else None
+    running = revision(h.sh("tr '\\0' ' ' < /proc/%s/cmdline" % pid.strip())[1])
+    return (int(pid), running, revision(h.sh("systemctl show -p ExecStart --value served")[1]),
+            revision(h.sh("cat /etc/vllm/last-good/served.service")[1]))
+
+
+def new_commit(hub, tmp_path, name, change):
+    """Push a commit to the stand-in hub's main: the tiny model with `change(directory)` applied."""
+    directory = tmp_path / name
+    shutil.copytree(str(MODEL_DIR), str(directory))
+    change(directory)
+    return hub.move(MODEL, str(directory))
+
+
+def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, hosts, cache, tmp_path, tls):
+    """The real chain on one host: uv, vLLM's CPU wheel (air-gapped), the copy, vLLM serving it over HTTPS
+    (a private CA made here; the key reaches vLLM as a systemd credential), the health wait and chat
+    probe over https verified with the CA."""
     before = fetches(hub)
-    res = ansible_playbook("site.yml", inventory(tmp_path, hosts[1:], group_vars))
+    res = site_yml(hub, hosts, cache, tmp_path, tls)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-6000:]
     assert TOKEN not in out
@@ -198,6 +249,9 @@ def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, 
     assert rc == 0 and 'HF_HUB_OFFLINE="1"' in env, env
     rc, unit = h.sh("systemctl show -p ExecStart --value served")
     assert "--model %s " % MODEL in unit, unit
+    # Pinned: the server runs the commit main resolved to, whatever refs/main says later.
+    _pid, running, in_unit, good = serving(h)
+    assert running == in_unit == good == hub.commit(MODEL), (running, in_unit, good)
     # TLS: root-owned files, the key 0600 and unreadable for the service user, who gets it only as a
     # credential (systemd copies it into the unit's credentials directory, %d).
     rc, modes = h.sh("stat -c '%U %G %a %n' /etc/vllm/served.tls.crt /etc/vllm/served.tls-ca.pem "
@@ -212,12 +266,45 @@ def test_site_yml_serves_the_copied_snapshot_offline_without_another_fetch(hub, 
     assert rc == 0 and cred == "-----BEGIN", cred
     assert "BEGIN CERTIFICATE" not in out and open(tls["key"]).read().splitlines()[5] not in out
     # The play's own health wait and chat probe (post_tasks) have answered over https; ask once more, from
-    # the host, trusting the CA the role installed there, and once over plain http (no answer).
-    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
-    rc, reply = h.sh("python3 -c 'import ssl, sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request("
-                     "\"https://127.0.0.1:8000/v1/chat/completions\", data=sys.argv[1].encode(), headers={"
-                     "\"Content-Type\": \"application/json\"}), timeout=120, context=ssl.create_default_context("
-                     "cafile=\"/etc/vllm/served.tls-ca.pem\")).read().decode())' '%s'" % body)
-    assert rc == 0 and json.loads(reply)["usage"]["completion_tokens"] > 0, reply
+    # the host, trusting the CA the role installed there (chat), and once over plain http (no answer).
+    chat(h)
     rc, plain = h.sh("python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8000/health\", timeout=30)'")
     assert rc != 0 and ("RemoteDisconnected" in plain or "Connection reset" in plain), plain
+
+
+def test_a_new_commit_on_the_hub_is_served_after_a_converge(hub, hosts, cache, tmp_path, tls):
+    """main moves on: the next converge pins the new commit in the unit, restarts and waits for health."""
+    h = hosts[1]
+    old_pid, old, _unit, _good = serving(h)
+    new = new_commit(hub, tmp_path, "model-b", lambda d: (d / "NOTES.md").write_text("commit B of the test model\n"))
+    res = site_yml(hub, hosts, cache, tmp_path, tls)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
+    assert recaps(res)[h.name]["changed"] >= 1
+    pid, running, in_unit, good = serving(h)
+    assert pid != old_pid and running == in_unit == good == new != old, (running, in_unit, good, new, old)
+    assert h.sh("cat %s/refs/main" % SERVED_REPO_DIR)[1] == new
+    assert h.sh("test -f %s/snapshots/%s/config.json" % (SERVED_REPO_DIR, old))[0] == 0  # kept: what a rollback runs
+    chat(h)
+
+
+@pytest.mark.skipif(os.environ.get("LLMOPS_TEST_BROKEN_COMMIT") != "1",
+                    reason="two more vLLM starts (a failing one and the rollback's): LLMOPS_TEST_BROKEN_COMMIT=1 runs it")
+def test_a_broken_commit_is_rolled_back_and_a_restart_keeps_the_pin(hub, hosts, cache, tmp_path, tls):
+    """main moves to a commit vLLM cannot load: the converge fails its health wait and restores the last good
+    unit, pinned to the earlier commit, which answers again although refs/main now names the broken one
+    (the rollback's start came after the cache moved on: a restart does not pick up new weights)."""
+    h = hosts[1]
+    _pid, good_commit, _unit, _good = serving(h)
+
+    def break_config(directory):
+        config = json.loads((directory / "config.json").read_text())
+        (directory / "config.json").write_text(json.dumps(dict(config, model_type="llmops-no-such-model")))
+    broken = new_commit(hub, tmp_path, "model-c", break_config)
+    res = site_yml(hub, hosts, cache, tmp_path, tls, vllm_service_max_restarts=0)  # fail at the first crash
+    out = flat(res)
+    assert res.returncode != 0, out[-4000:]
+    assert "Rolled back to the last good configuration" in out and "which answers again" in out, out[-6000:]
+    assert h.sh("cat %s/refs/main" % SERVED_REPO_DIR)[1] == broken  # the cache moved on ...
+    _pid, running, in_unit, good = serving(h)
+    assert running == in_unit == good == good_commit != broken, (running, in_unit, good, broken)  # ... the server did not
+    chat(h)

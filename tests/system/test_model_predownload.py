@@ -91,6 +91,11 @@ def test_download_with_progress_then_idempotent(host, tmp_path):
     # The files are the service user's, where vLLM (HF_HOME=/var/lib/vllm/hf) looks.
     rc, out = host.sh("stat -c %%U %s/*/model.safetensors" % SNAPSHOTS)
     assert rc == 0 and out.strip() == "vllm", out
+    # The server would be pinned to the commit main resolved to (the role's unit gets the same argv).
+    rc, commit = host.sh("ls %s" % SNAPSHOTS)
+    assert rc == 0 and re.fullmatch(r"[0-9a-f]{40}", commit.strip()), commit
+    assert re.search(r"pinned argv: \S+ serve --model %s .*--revision %s " % (MODEL, commit.strip()),
+                     " ".join(first.stdout.split())), first.stdout[-3000:]
     # vLLM's offline look-up (HF_HUB_OFFLINE=1), as the service user: no hub involved.
     rc, out = host.sh("cd /tmp && runuser -u vllm -- env HF_HOME=/var/lib/vllm/hf HF_HUB_OFFLINE=1 "
                       "HF_ENDPOINT=http://127.0.0.1:9 /opt/vllm/venv/bin/python -c "

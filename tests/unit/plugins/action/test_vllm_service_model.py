@@ -55,6 +55,7 @@ def test_a_setting_in_neither_place_is_an_error():
         read_settings({}, template=str, defaults=lambda: {})
 
 
+<<<<<<< HEAD
 def test_controller_files_are_found_like_copy_src_or_not_at_all(tmp_path):
     """The TLS files are looked up the way copy's src is (ActionBase._find_needle: absolute, or in the
     role's/playbook's files/); anything that is not a file there is None (the model names the variable)."""
@@ -73,3 +74,33 @@ def test_controller_files_are_found_like_copy_src_or_not_at_all(tmp_path):
     assert action._controller_file(str(tmp_path / "files" / "server.pem")) == str(tmp_path / "files" / "server.pem")
     assert action._controller_file("missing.pem") is None
     assert action._controller_file(str(tmp_path / "files")) is None  # a directory
+=======
+def run_action(check_host, **settings):
+    """The action itself, on the role's defaults (an open server allowed: this is not about exposure)."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import ActionModule
+
+    task = SimpleNamespace(async_val=0, check_mode=False, action="llmops.vllm.vllm_service_model",
+                           args={"check_host": check_host})
+    connection = mock.MagicMock()
+    connection._shell.tmpdir = "/tmp/x"
+    action = ActionModule(task, connection, None, None, SimpleNamespace(template=lambda value: value), None)
+    task_vars = {"vllm_service_" + key: value for key, value in spec_defaults().items()}
+    task_vars.update({"vllm_service_allow_unauthenticated": True, "vllm_service_venv_path": "/opt/vllm/venv",
+                      "vllm_service_command": ["/opt/vllm/venv/bin/vllm", "serve"],
+                      "vllm_service_advertise_address": "host1", "vllm_service_device": "cpu", "vllm_service_ld_preload": "",
+                      "vllm_service_state_dir": "/var/lib/vllm", "vllm_service_container_name": "vllm",
+                      "vllm_service_image": "vllm/vllm-openai-cpu:v0.33.0"})
+    task_vars.update({"vllm_service_" + key: value for key, value in settings.items()})
+    return action.run(task_vars=task_vars)
+
+
+def test_a_floating_hub_revision_is_a_warning_where_the_role_deploys():
+    result = run_action(True)
+    assert not result.get("failed"), result
+    assert "vllm_service_model_predownload" in result["warnings"][0] and "warnings" not in result["instances"][0]
+    assert "warnings" not in run_action(False)  # a job reading the endpoints says nothing
+    assert "warnings" not in run_action(True, model_predownload=True)
+>>>>>>> issue-10-rev

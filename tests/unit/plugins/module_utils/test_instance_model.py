@@ -6,8 +6,9 @@ import subprocess
 import pytest
 
 from ansible_collections.llmops.vllm.plugins.action.vllm_service_model import spec_defaults
+from ansible_collections.llmops.vllm.plugins.filter.pin_model_revision import pin_model_revision
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
-    INSTANCE_KEYS, SETTINGS, ModelError, build, credentials_mount_shared,
+    INSTANCE_KEYS, SETTINGS, ModelError, build, credentials_mount_shared, pin,
 )
 from ansible_collections.llmops.vllm.tests.fixtures.standin_hub import make_tls_files
 
@@ -229,6 +230,130 @@ def test_nothing_to_download(where):
     assert instances([], **where)[0]["download"] is None
 
 
+# ---- the model's revision: pinned to a commit, or said to float ---------------------------------
+
+A = "a" * 40
+B = "b" * 40
+
+
+def revision_value(args):
+    return args[args.index("--revision") + 1] if "--revision" in args else None
+
+
+@pytest.mark.parametrize("changes, pinned_by, arg", [
+    ({}, "none", None),                                                            # main floats: vLLM's default
+    ({"model_revision": "v1"}, "none", "v1"),
+    ({"model_predownload": True}, "download", None),                               # until the download says
+    ({"model_predownload": True, "model_revision": "v1"}, "download", "v1"),
+    ({"model_revision": A}, "given", A),                                           # a commit is used as it is
+    ({"model_revision": A, "model_predownload": True}, "given", A),
+    ({"use_modelscope": True, "model_predownload": True}, "none", None),           # no commit to pin
+    ({"model_src": "/m/tiny", "model_revision": "v1"}, "local", None),             # a directory has no revision
+    ({"model": "/srv/models/x", "model_revision": "v1"}, "local", None),
+])
+def test_what_pins_the_revision(changes, pinned_by, arg):
+    for mode in ("systemd", "container"):
+        if mode == "container" and changes.get("model_predownload"):
+            if changes.get("use_modelscope"):
+                continue  # refused: ModelScope downloads run on the hosts, in systemd mode
+            changes = dict(changes, model_predownload_on="controller")
+        (inst,) = instances([], mode=mode, **changes)
+        args = inst["argv"] if mode == "systemd" else inst["container"]["command"]
+        assert inst["revision"]["pin"] == pinned_by and revision_value(args) == arg, mode
+        assert inst["revision"]["commit"] == (A if pinned_by == "given" else "")
+
+
+def download_result(commit, **extra):
+    return dict({"changed": False, "commit": commit, "repo_id": ROLE["model"], "source": "huggingface"}, **extra)
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"served_model_name": "tiny"}, {"model_revision": "v1"}, {"model_revision": "v1", "served_model_name": "t"},
+    {"command": ["/usr/bin/env", "VLLM_X=1", "/opt/v/bin/vllm", "serve"]},
+])
+def test_the_download_pins_the_commit_where_the_revision_goes(changes):
+    """The unit gets what a commit given as vllm_service_model_revision gives: --revision <commit> after --port."""
+    as_given = dict(changes, model_revision=A)
+    (inst,) = instances([], model_predownload=True, **changes)
+    pinned = pin(inst, download_result(A))
+    assert pinned["argv"] == instances([], **as_given)[0]["argv"]
+    assert pinned["argv"][pinned["argv"].index("--port") + 2:][:2] == ["--revision", A]
+    assert pinned["revision"] == dict(inst["revision"], commit=A, arg=A)
+    assert pinned["restart_for_download"] is False
+    # the same in container mode (the download runs on the controller there)
+    (ct,) = instances([], mode="container", model_predownload=True, model_predownload_on="controller", **changes)
+    expected = instances([], mode="container", **as_given)[0]["container"]["command"]
+    assert pin(ct, download_result(A))["container"] == dict(ct["container"], command=expected)
+    # the model itself is not changed (the task pins it again on every evaluation)
+    assert revision_value(inst["argv"]) == (changes.get("model_revision") or None)
+
+
+def test_a_moved_branch_changes_the_pin():
+    (inst,) = instances([], model_predownload=True)
+    assert revision_value(pin(inst, download_result(A))["argv"]) == A
+    assert revision_value(pin(inst, download_result(B, changed=True))["argv"]) == B
+
+
+@pytest.mark.parametrize("download", [
+    {},                                                                 # no download ran
+    {"skipped": True, "changed": False},                                # check mode on a fresh host
+    {"failed": True, "commit": A, "repo_id": ROLE["model"]},
+    download_result(None),                                              # check mode, hub and cache both missing
+    download_result("not-a-commit"),
+    download_result(A, repo_id="other/model"),                          # another instance's result
+])
+def test_no_commit_for_this_instance_leaves_it_as_it_is(download):
+    (inst,) = instances([], model_predownload=True)
+    assert pin(inst, download) == dict(inst, restart_for_download=False)
+
+
+@pytest.mark.parametrize("changes", [{}, {"model_src": "/m/tiny"}, {"model_revision": A}])
+def test_only_a_download_that_pins_changes_the_argv(changes):
+    (inst,) = instances([], **dict({"model_predownload": True}, **changes))
+    if inst["download"] is None:
+        assert pin(inst, download_result(B)) == dict(inst, restart_for_download=False)
+    else:
+        assert revision_value(pin(inst, download_result(B))["argv"]) in (B, A)
+
+
+def test_a_given_commit_is_not_replaced_by_the_download():
+    (inst,) = instances([], model_predownload=True, model_revision=A)
+    assert pin(inst, download_result(A))["argv"] == inst["argv"]
+
+
+def test_modelscope_restarts_when_its_download_changed_the_files():
+    (inst,) = instances([], model_predownload=True, use_modelscope=True)
+    changed = {"changed": True, "commit": None, "repo_id": ROLE["model"], "source": "modelscope"}
+    assert pin(inst, changed)["restart_for_download"] is True
+    assert pin(inst, dict(changed, changed=False))["restart_for_download"] is False
+    assert pin(inst, changed)["argv"] == inst["argv"]
+    # Hugging Face: files fetched again for the same commit change nothing the server runs
+    (hf,) = instances([], model_predownload=True)
+    assert pin(hf, download_result(A, changed=True))["restart_for_download"] is False
+
+
+def test_the_filter_is_the_same_function():
+    (inst,) = instances([], model_predownload=True)
+    assert pin_model_revision(inst, download_result(A)) == pin(inst, download_result(A))
+    assert pin_model_revision(inst, None) == dict(inst, restart_for_download=False)
+
+
+@pytest.mark.parametrize("changes, warned", [
+    ({}, True),
+    ({"model_revision": "v1"}, True),
+    ({"model_predownload": True}, False),
+    ({"model_revision": A}, False),
+    ({"model_src": "/m/tiny"}, False),
+    ({"use_modelscope": True}, False),
+    ({"instances": [{"name": "a", "port": 1, "model_src": "/m/tiny"}, {"name": "b", "port": 2}]}, True),
+])
+def test_a_floating_hub_revision_is_warned_about(changes, warned):
+    notes = model(**changes)["warnings"]
+    assert bool(notes) == warned
+    if warned:
+        assert "vllm_service_model_predownload" in notes[0] and ROLE["model"] in notes[0]
+
+
 # ---- exposure: an open server must be asked for -------------------------------------------------
 
 @pytest.mark.parametrize("changes", [
@@ -326,6 +451,8 @@ BAD_INSTANCES = [
     ([{"name": "a", "port": 1, "api_key": "k\n"}], "api_key must not contain control"),
     ([{"name": "a", "port": 1, "environment": {"VLLM_API_KEY": "x"}}], "must not set VLLM_API_KEY"),
     ([{"name": "a", "port": 1, "extra_args": ["--allowed-origins=[]"]}], "must not carry --allowed-origins"),
+    ([{"name": "a", "port": 1, "extra_args": ["--revision", "main"]}],
+     "must not carry --revision: the role sets it from vllm_service_model_revision"),
 ]
 
 
@@ -364,6 +491,7 @@ BAD_ROLE = [
     ({"extra_args": ["--allowed-origins", '["*"]']},
      r"^vllm_service_extra_args must not carry --allowed-origins: the role sets it from vllm_service_allowed_origins"),
     ({"extra_args": ["--disable-fastapi-docs"]}, r"^vllm_service_extra_args must not carry --disable-fastapi-docs"),
+    ({"extra_args": ["--revision=v2"]}, r"^vllm_service_extra_args must not carry --revision"),
     ({"allowed_origins": "*"}, r"^vllm_service_allowed_origins must be a list"),
     ({"allowed_origins": ["https://app.example/path"]}, r"^vllm_service_allowed_origins must hold origins"),
     ({"allowed_origins": ["app.example"]}, r"^vllm_service_allowed_origins must hold origins"),

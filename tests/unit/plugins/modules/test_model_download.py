@@ -135,6 +135,34 @@ def test_download_progress_idempotence_and_offline_lookup(hf, run_module, model_
     assert out.stdout.strip().splitlines()[-1] == str(snapshot)
 
 
+def test_a_moved_branch_gives_the_new_commit_and_keeps_the_old_snapshot(hf, run_module, model_dir, tmp_path):
+    """What vllm_service pins: the commit main resolves to now. The earlier snapshot stays in the cache, so a
+    server pinned to it (a rollback) still finds it offline."""
+    moved = tmp_path / 'moved-model'
+    shutil.copytree(str(model_dir), str(moved))
+    (moved / 'generation_config.json').write_text(json.dumps({'temperature': 0.5}))
+    with StandinHub({REPO: str(model_dir)}, token=TOKEN) as hub:
+        first = run_module(model_download, args(hub, tmp_path))
+        old = hub.commit(REPO)
+        new = hub.move(REPO, str(moved))
+        before = len(downloads(hub))
+        second = run_module(model_download, args(hub, tmp_path))
+        served = len(downloads(hub))
+        fetched = [r['path'] for r in downloads(hub)[before:]]
+        at_old = run_module(model_download, args(hub, tmp_path, revision=old))  # still on the hub, and cached
+        assert len(downloads(hub)) == served
+    assert new != old and first['commit'] == old
+    assert second['changed'] is True and second['commit'] == new
+    assert len(fetched) == 1 and fetched[0].endswith('/generation_config.json'), fetched  # the rest: same blobs
+    assert at_old['changed'] is False and at_old['commit'] == old
+    repo_dir = tmp_path / 'hf' / 'hub' / 'models--llmops-test--tiny-model'
+    assert (repo_dir / 'refs' / 'main').read_text() == new
+    hub_dir = str(tmp_path / 'hf' / 'hub')
+    for commit, source in ((old, model_dir), (new, moved)):
+        path = hf.snapshot_download(REPO, revision=commit, cache_dir=hub_dir, local_files_only=True)
+        assert path == str(repo_dir / 'snapshots' / commit) and files_of(path) == files_of(source)
+
+
 def test_token_is_sent_to_the_hub_only_and_never_returned(hf, run_module, model_dir, tmp_path):
     with StandinHub({REPO: str(model_dir)}, token=TOKEN) as hub:
         result = run_module(model_download, args(hub, tmp_path))
