@@ -55,7 +55,6 @@ def test_a_setting_in_neither_place_is_an_error():
         read_settings({}, template=str, defaults=lambda: {})
 
 
-<<<<<<< HEAD
 def test_controller_files_are_found_like_copy_src_or_not_at_all(tmp_path):
     """The TLS files are looked up the way copy's src is (ActionBase._find_needle: absolute, or in the
     role's/playbook's files/); anything that is not a file there is None (the model names the variable)."""
@@ -74,7 +73,8 @@ def test_controller_files_are_found_like_copy_src_or_not_at_all(tmp_path):
     assert action._controller_file(str(tmp_path / "files" / "server.pem")) == str(tmp_path / "files" / "server.pem")
     assert action._controller_file("missing.pem") is None
     assert action._controller_file(str(tmp_path / "files")) is None  # a directory
-=======
+
+
 def run_action(check_host, **settings):
     """The action itself, on the role's defaults (an open server allowed: this is not about exposure)."""
     from types import SimpleNamespace
@@ -103,4 +103,3 @@ def test_a_floating_hub_revision_is_a_warning_where_the_role_deploys():
     assert "vllm_service_model_predownload" in result["warnings"][0] and "warnings" not in result["instances"][0]
     assert "warnings" not in run_action(False)  # a job reading the endpoints says nothing
     assert "warnings" not in run_action(True, model_predownload=True)
->>>>>>> issue-10-rev

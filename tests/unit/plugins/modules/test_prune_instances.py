@@ -106,6 +106,7 @@ def test_containers_of_unlisted_instances_are_removed_with_their_settings(run_mo
     assert log.read_text().splitlines() == ["rm -f ct-old"]
     assert sorted(os.listdir(etc)) == ["keep.container.json", "keep.tls.crt", "last-good", "secrets"]
     assert os.listdir(etc / "last-good") == ["keep.container.json"]
+    assert os.listdir(etc / "secrets") == ["keep.tls.key"]
 
 
 # Both modes: a host switched from containers to units (or back) keeps none of the other mode's instances.
@@ -175,4 +176,3 @@ def test_check_mode_reports_both_modes_and_removes_nothing(run_module, host):
     res = run_module(prune_instances, args, check_mode=True)
     assert res["changed"] and res["removed"] == ["keep", "old"]
     assert not (root / "docker.log").exists() and not log.exists()
-    assert os.listdir(etc / "secrets") == ["keep.tls.key"]
