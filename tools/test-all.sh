@@ -5,7 +5,8 @@
 # scenarios without a model (GPU stand-ins, the source-build preparation, mostly waiting on apt and
 # docker exec). The heavy vLLM scenarios (default, fleet) run alone, one after the other.
 # The second stream's output is kept in build/test-logs/ and printed when the stream ends; every step's
-# time goes to build/test-logs/times.txt and is printed at the end.
+# time goes to build/test-logs/times.txt and is printed at the end, after the end of each failed step's
+# output (build/test-logs/STEP.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make=(make --no-print-directory)
@@ -20,7 +21,10 @@ step() {
   local name=$1 t=$SECONDS rc=0
   shift
   echo "=== [$name] started $(date -u +%T)"
-  "${make[@]}" "$@" || rc=$?
+  set +e
+  "${make[@]}" "$@" 2>&1 | tee "$logs/$name.log"
+  rc=${PIPESTATUS[0]}
+  set -e
   printf '%-28s %5d s  rc=%d\n' "$name" $((SECONDS - t)) "$rc" | tee -a "$times"
   return "$rc"
 }
@@ -75,6 +79,12 @@ rc=0
     steps $(scenarios "${heavy[@]}")
 } || rc=$?
 
+# A CI log shows only its end: repeat the end of every failed step's output there.
+while read -r name _ _ status; do
+  [[ $status == rc=0 ]] && continue
+  echo "=== end of the failed step $name's output ($logs/$name.log)"
+  tail -n 150 "$logs/$name.log"
+done <"$times"
 echo "=== make test: rc=$rc, $((SECONDS - start)) s"
 cat "$times"
 exit "$rc"

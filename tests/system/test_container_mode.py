@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,7 @@ import pytest
 
 from conftest import MODEL_DIR, REPO, StandinHub, ansible_playbook, docker, make_tls_files
 
-NAME = "llmops-it-vllm-ct"
+NAME = "llmops-it-vllm-ct-%s" % uuid.uuid4().hex[:6]  # unique: two runs on one machine must not share it
 PORT = 18100
 API_KEY = "ct-test-key-0451"
 
