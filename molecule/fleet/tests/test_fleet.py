@@ -131,7 +131,7 @@ def test_prometheus_reports_every_instance_and_the_router_up():
     targets = prometheus_api("targets?state=active")["activeTargets"]
     health = {(t["labels"]["job"], t["labels"]["instance"]): (t["health"], t["lastError"]) for t in targets}
     assert set(health) == expected, health
-    assert all(state == "up" for state, _ in health.values()), health
+    assert all(state_and_error[0] == "up" for state_and_error in health.values()), health
     up = {(r["metric"]["job"], r["metric"]["instance"]): r["value"][1]
           for r in prometheus_api("query?query=up%7Bjob%3D~%22vllm%7Cvllm-router%22%7D")["result"]}
     assert up == {target: "1" for target in expected}, up
