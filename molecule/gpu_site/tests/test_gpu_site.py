@@ -75,12 +75,13 @@ def test_vllm_gpu_build_in_the_uv_venv(host):
 def test_unit_runs_vllm_serve_with_the_fleet_settings(host):
     argv = exec_argv(host)
     assert argv[1:] == ["serve", "--model", MODEL, "--host", "0.0.0.0", "--port", "8000",
-                        "--disable-fastapi-docs", "--allowed-origins", "[]",
+                        "--disable-fastapi-docs", "--allowed-origins", "[]", "--shutdown-timeout", "120",
                         "--max-model-len", "8192", "--gpu-memory-utilization", "0.90"]
     svc = host.service("vllm")
     assert svc.is_enabled and svc.is_running
     unit = host.file("/etc/systemd/system/" + UNIT).content_string
     assert "User=vllm" in unit and "NoNewPrivileges=yes" in unit
+    assert "\nTimeoutStopSec=150\n" in unit  # vLLM's 120 s drain, then 30 s before SIGKILL
 
 
 def test_cuda_settings_reach_the_server(host):

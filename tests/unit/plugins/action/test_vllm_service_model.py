@@ -93,7 +93,8 @@ def run_action(check_host, **settings):
                       "vllm_service_advertise_address": "host1", "vllm_service_device": "cpu", "vllm_service_ld_preload": "",
                       "vllm_service_state_dir": "/var/lib/vllm", "vllm_service_container_name": "vllm",
                       "vllm_service_image": "vllm/vllm-openai-cpu:v0.33.0"})
-    task_vars.update({"vllm_service_" + key: value for key, value in settings.items()})
+    groups = settings.pop("groups", {})
+    task_vars.update({"vllm_service_" + key: value for key, value in settings.items()}, groups=groups)
     return action.run(task_vars=task_vars)
 
 
@@ -103,3 +104,10 @@ def test_a_floating_hub_revision_is_a_warning_where_the_role_deploys():
     assert "vllm_service_model_predownload" in result["warnings"][0] and "warnings" not in result["instances"][0]
     assert "warnings" not in run_action(False)  # a job reading the endpoints says nothing
     assert "warnings" not in run_action(True, model_predownload=True)
+
+
+def test_a_drain_router_outside_the_inventory_fails_before_the_host_changes():
+    result = run_action(True, drain_routers=["router-1", "typo-router"], groups={"all": ["host1", "router-1"]})
+    assert result["failed"] and "vllm_service_drain_routers names typo-router, not in the inventory" in result["msg"]
+    result = run_action(True, drain_routers=["router-1"], groups={"all": ["host1", "router-1"]})
+    assert not result.get("failed") and result["drain_routers"] == ["router-1"]

@@ -135,7 +135,8 @@ def test_systemd_instance_fields():
     assert inst["url"] == "http://127.0.0.1:8000" and inst["health_url"] == "http://127.0.0.1:8000/health"
     assert inst["argv"] == ["/opt/vllm/venv/bin/vllm", "serve", "--model", ROLE["model"], "--served-model-name", "tiny",
                             "--host", "0.0.0.0", "--port", "8000", "--revision", "v1", "--disable-fastapi-docs",
-                            "--allowed-origins", "[]", "--max-model-len", "512"]
+                            "--allowed-origins", "[]", "--shutdown-timeout", "120", "--max-model-len", "512"]
+    assert inst["unit_settings"]["timeout_stop_sec"] == 150  # vLLM's drain, then 30 s before SIGKILL
     assert inst["secret_env"] == {"HF_TOKEN": "t", "VLLM_API_KEY": "k"}
     assert "VLLM_API_KEY" not in inst["env"] and "HF_TOKEN" not in inst["env"]
     assert inst["env"]["HOME"] == "/var/lib/vllm" and inst["env"]["TMPDIR"] == "/var/lib/vllm/tmp"
@@ -453,6 +454,10 @@ BAD_INSTANCES = [
     ([{"name": "a", "port": 1, "extra_args": ["--allowed-origins=[]"]}], "must not carry --allowed-origins"),
     ([{"name": "a", "port": 1, "extra_args": ["--revision", "main"]}],
      "must not carry --revision: the role sets it from vllm_service_model_revision"),
+    ([{"name": "a", "port": 1, "extra_args": ["--shutdown-timeout=5"]}],
+     "must not carry --shutdown-timeout: the role sets it from vllm_service_shutdown_timeout"),
+    ([{"name": "a", "port": 1, "shutdown_timeout": -1}], r"shutdown_timeout must be 0-86400"),
+    ([{"name": "a", "port": 1, "shutdown_timeout": "2m"}], r"\(a\): shutdown_timeout must be a number"),
 ]
 
 
@@ -681,3 +686,53 @@ HOST_MOUNTS = """27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
 ])
 def test_systemd_credentials_need_a_shared_run(mountinfo, shared):
     assert credentials_mount_shared(mountinfo) is shared
+
+
+# ---- draining: vLLM's --shutdown-timeout, the stop timeouts that cover it, the routers to drain through ----
+
+def test_shutdown_timeout_per_instance_reaches_vllm_systemd_and_docker():
+    listed = [{"name": "a", "port": 1}, {"name": "b", "port": 2, "shutdown_timeout": 0}]
+    a, b = instances(listed, shutdown_timeout=90)
+    assert a["argv"][a["argv"].index("--shutdown-timeout") + 1] == "90" and a["unit_settings"]["timeout_stop_sec"] == 120
+    assert b["argv"][b["argv"].index("--shutdown-timeout") + 1] == "0" and b["unit_settings"]["timeout_stop_sec"] == 30
+    (ct,) = instances([], mode="container", shutdown_timeout=90)
+    command = ct["container"]["command"]
+    assert command[command.index("--shutdown-timeout") + 1] == "90" and ct["container"]["stop_timeout"] == 120
+
+
+@pytest.mark.parametrize("routers, expected", [
+    ([], []), (None, []), (["r1", "r2", "r1"], ["r1", "r2"]), ((" r1 ",), ["r1"]),
+])
+def test_drain_routers(routers, expected):
+    assert model(drain_routers=routers)["drain_routers"] == expected
+
+
+@pytest.mark.parametrize("routers, message", [
+    ("r1", "must be a list of router hosts"),
+    (["r1\nx"], "must not contain control characters"),
+    ([""], "must not hold an empty host name"),
+    ([["r1"]], "must be a string"),
+])
+def test_bad_drain_routers_are_named(routers, message):
+    with pytest.raises(ModelError, match="^vllm_service_drain_routers %s" % message if "list" in message or "empty" in message
+                       else "^vllm_service_drain_routers must"):
+        model(drain_routers=routers)
+
+
+# ---- the host firewall (vllm_service_allowed_clients) -------------------------------------------
+
+def test_firewall_covers_every_instance_port():
+    m = model(instances=[{"name": "a", "port": 8000}, {"name": "b", "port": 8001}],
+              allowed_clients=["fleet-router", "10.0.0.0/8"])
+    assert m["firewall"] == {"clients": ["fleet-router", "10.0.0.0/8"], "names": ["fleet-router"], "ports": [8000, 8001]}
+    assert model()["firewall"] is None
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"allowed_clients": ["a b"]}, "^vllm_service_allowed_clients: 'a b' is not a host name"),
+    ({"allowed_clients": "router"}, "^vllm_service_allowed_clients must be a list"),
+    ({"allowed_clients": ["router"], "mode": "container"}, "^vllm_service_allowed_clients works in systemd mode"),
+])
+def test_bad_firewall_settings_are_named(changes, message):
+    with pytest.raises(ModelError, match=message):
+        model(**changes)
