@@ -5,8 +5,10 @@ uv_python_index_url / vllm_cpu_build_index_url, trusting the CA through uv_pytho
 the CA the run fails before installing anything, naming the CA variable.
 """
 
+import json
 import re
 import socketserver
+import subprocess
 import ssl
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -31,11 +33,25 @@ class _Handler(WSGIRequestHandler):
         self.server.requests.append(self.path)
 
 
+def bridge_gateway():
+    """The controller's address on Docker's default bridge (where a test host reaches the controller).
+    Docker names it in the bridge's IPAM configuration, except where it leaves the Gateway out (seen
+    with Docker 28.2 on a fresh machine): then it is the bridge interface's own address."""
+    net = json.loads(docker("network", "inspect", "bridge", "-f", "{{json .}}").stdout)
+    gateway = next((c.get("Gateway", "") for c in net["IPAM"]["Config"] or [] if c.get("Gateway")), "")
+    if not gateway:
+        iface = (net.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+        found = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", iface], capture_output=True, text=True,
+                               check=False).stdout.split()
+        gateway = found[found.index("inet") + 1].split("/")[0] if "inet" in found else ""
+    assert re.fullmatch(r"[0-9.]+", gateway), (gateway, net["IPAM"])
+    return gateway
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     """https://<docker bridge gateway>:<port>/simple/ serving the wheelhouse; yields (url, CA file, requests)."""
-    gateway = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
-    assert re.fullmatch(r"[0-9.]+", gateway), gateway
+    gateway = bridge_gateway()
     tls = make_tls_files(str(tmp_path_factory.mktemp("index-tls")), alt_names=("IP:" + gateway,))
     httpd = make_server(gateway, 0, pypiserver.app(roots=[WHEELHOUSE]), server_class=_Server, handler_class=_Handler)
     httpd.requests = []
