@@ -36,8 +36,8 @@ COPIED_KEYS = (
     'duration_s', 'total_input_tokens', 'total_output_tokens', 'request_throughput',
     'output_throughput', 'total_token_throughput', 'ignore_eos_sent', 'usage_source',
 )
-DEFAULT_GROUP_ORDER = ('gpu_hosts', 'cpu_hosts')
-DEFAULT_GROUP_LABELS = {'gpu_hosts': 'GPU', 'cpu_hosts': 'CPU'}
+DEFAULT_GROUP_ORDER = ('gpu_hosts', 'cpu_hosts', 'vllm_routers')
+DEFAULT_GROUP_LABELS = {'gpu_hosts': 'GPU', 'cpu_hosts': 'CPU', 'vllm_routers': 'Door'}
 DEFAULT_CHART_PERCENTILES = ('p50', 'p90', 'p99')
 UNGROUPED = 'ungrouped'
 

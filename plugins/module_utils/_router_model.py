@@ -56,6 +56,28 @@ def admin_url(host, port):
     return "http://%s:%d" % ("127.0.0.1" if host in ("0.0.0.0", "127.0.0.1", "::") else host, port)
 
 
+# The door's default port (roles/vllm_router/defaults/main.yml; the same unit test keeps it equal).
+DEFAULT_DOOR_PORT = 8443
+
+
+def door_target(host_vars):
+    """The door of a router host as a client reaches it: on that host's loopback (url) and from elsewhere
+    (public_url, at vllm_router_advertise_address, else ansible_host, else the inventory name), with the
+    first client key. From the host's inventory variables, so it needs no run of the role."""
+    port = _int({"door_port": host_vars.get("vllm_router_door_port", DEFAULT_DOOR_PORT)}, "door_port", 1)
+    address = str(host_vars.get("vllm_router_advertise_address") or host_vars.get("ansible_host")
+                  or host_vars.get("inventory_hostname") or "")
+    if not HOST_RE.fullmatch(address):
+        raise RouterError("vllm_router_advertise_address must be an IP address or host name, got %r" % address)
+    keys = host_vars.get("vllm_router_api_keys")
+    if isinstance(keys, str) or not isinstance(keys, list) or not keys or not KEY_RE.fullmatch(str(keys[0])):
+        raise RouterError("vllm_router_api_keys must be a non-empty list of client API keys (the door refuses "
+                          "every request without one)")
+    public = "[%s]" % address if ":" in address else address
+    return {"name": "door", "url": "https://127.0.0.1:%d" % port, "public_url": "https://%s:%d" % (public, port),
+            "key": str(keys[0])}
+
+
 def _int(settings, name, minimum):
     value = settings.get(name)
     if isinstance(value, bool) or not isinstance(value, int):

@@ -83,9 +83,9 @@ options:
     description: Groups listed first, in this order; further groups follow in the order they appear.
     type: list
     elements: str
-    default: [gpu_hosts, cpu_hosts]
+    default: [gpu_hosts, cpu_hosts, vllm_routers]
   group_labels:
-    description: Display names of groups; V(gpu_hosts) and V(cpu_hosts) are shown as V(GPU) and V(CPU) unless set.
+    description: Display names of groups; V(gpu_hosts), V(cpu_hosts) and V(vllm_routers) are shown as V(GPU), V(CPU) and V(Door) unless set.
     type: dict
     default: {}
   percentiles:
@@ -282,7 +282,7 @@ def main():
             name=dict(type='str', default='benchmark'),
             title=dict(type='str', default='vLLM benchmark'),
             metadata=dict(type='dict', default={}),
-            group_order=dict(type='list', elements='str', default=['gpu_hosts', 'cpu_hosts']),
+            group_order=dict(type='list', elements='str', default=['gpu_hosts', 'cpu_hosts', 'vllm_routers']),
             group_labels=dict(type='dict', default={}),
             percentiles=dict(type='list', elements='str', default=['50', '90', '99']),
             chart=dict(type='bool', default=True),
