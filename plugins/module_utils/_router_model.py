@@ -69,13 +69,21 @@ def door_target(host_vars):
                   or host_vars.get("inventory_hostname") or "")
     if not HOST_RE.fullmatch(address):
         raise RouterError("vllm_router_advertise_address must be an IP address or host name, got %r" % address)
-    keys = host_vars.get("vllm_router_api_keys")
-    if isinstance(keys, str) or not isinstance(keys, list) or not keys or not KEY_RE.fullmatch(str(keys[0])):
-        raise RouterError("vllm_router_api_keys must be a non-empty list of client API keys (the door refuses "
-                          "every request without one)")
+    key = client_keys(host_vars.get("vllm_router_api_keys"))[0]
     public = "[%s]" % address if ":" in address else address
     return {"name": "door", "url": "https://127.0.0.1:%d" % port, "public_url": "https://%s:%d" % (public, port),
-            "key": str(keys[0])}
+            "key": key}
+
+
+def client_keys(keys):
+    """vllm_router_api_keys, checked: a non-empty list of keys nginx's configuration can hold."""
+    if isinstance(keys, str) or not isinstance(keys, list) or not keys:
+        raise RouterError("vllm_router_api_keys must be a non-empty list of client API keys (every route of the "
+                          "door needs one)")
+    for i, key in enumerate(keys):
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+            raise RouterError("vllm_router_api_keys[%d] must be 16-256 characters of A-Z a-z 0-9 . _ ~ + / = -" % i)
+    return list(keys)
 
 
 def _int(settings, name, minimum):
@@ -176,13 +184,7 @@ def build(settings, per_host):
         raise RouterError("vllm_router: the backends' API key must be 16-256 characters of A-Z a-z 0-9 . _ ~ + / = -"
                           " (vllm_service_api_key / vllm_router_backend_api_key)")
 
-    door_keys = settings.get("api_keys")
-    if isinstance(door_keys, str) or not isinstance(door_keys, list) or not door_keys:
-        raise RouterError("vllm_router_api_keys must be a non-empty list of client API keys (every route of the "
-                          "door needs one)")
-    for i, key in enumerate(door_keys):
-        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-            raise RouterError("vllm_router_api_keys[%d] must be 16-256 characters of A-Z a-z 0-9 . _ ~ + / = -" % i)
+    door_keys = client_keys(settings.get("api_keys"))
 
     extra = settings.get("extra_args") or []
     if not isinstance(extra, list) or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
@@ -212,7 +214,7 @@ def build(settings, per_host):
         "backends": urls,
         "argv": argv,
         "backend_api_key": backend_key,
-        "door_keys": list(door_keys),
+        "door_keys": door_keys,
         "router_url": admin_url(s["host"], s["port"]),
         "door_port": s["door_port"],
         "request_timeout_secs": s["request_timeout_secs"],
