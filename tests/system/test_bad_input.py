@@ -71,6 +71,13 @@ CASES = [
     ({"vllm_service_tls_cert_src": "/nonexistent/server.pem", "vllm_service_tls_key_src": "/nonexistent/server.key"},
      "vllm_service_tls_cert_src"),
     ({"vllm_service_extra_args": ["--ssl-keyfile", "/etc/ssl/private/vllm.key"]}, "vllm_service_tls_key_src"),
+    # The local apt repository (hosts without network): made by tools/debrepo.py, a plain path on the host.
+    ({"apt_local_repo_src": "/nonexistent/debrepo"}, "apt_local_repo_src"),
+    ({"apt_local_repo_dest": "/opt/../etc/apt"}, "apt_local_repo_dest"),
+    ({"apt_local_repo_name": "local repo\n"}, "apt_local_repo_name"),
+    # Container mode's image archive must be on the controller (checked there before the host changes).
+    ({"vllm_service_mode": "container", "vllm_service_image_archive_src": "/nonexistent/vllm.tar"},
+     "vllm_service_image_archive_src"),
 ]
 
 # The same refusals when a role is used alone in a play with gather_facts: false.
@@ -83,6 +90,7 @@ ALONE = [
     ("llmops.vllm.nvidia_driver", {"nvidia_driver_cuda_repo_url": "ftp://mirror/cuda/"}, "nvidia_driver_cuda_repo_url"),
     ("llmops.vllm.container_toolkit", {"container_toolkit_version": "1.17"}, "container_toolkit_version"),
     ("llmops.vllm.vllm_gpu", {"vllm_gpu_version": "newest"}, "vllm_gpu_version"),
+    ("llmops.vllm.apt_local_repo", {"apt_local_repo_src": "/nonexistent/debrepo"}, "apt_local_repo_src"),
 ]
 
 

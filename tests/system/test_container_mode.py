@@ -1,7 +1,9 @@
 """vllm_service's container mode, for real, on this machine's Docker engine.
 
 The image is tools/vllm-cpu-image.sh's local CPU vLLM build, a stand-in for vllm/vllm-openai(-cpu):
-our machines cannot pull images. Everything else is real: site.yml's CPU play in container mode
+our machines cannot pull images. It reaches the engine the way it reaches a host without a registry:
+under a tag of its own, saved with `docker save` and removed from the engine, then pushed and loaded
+by the role (vllm_service_image_archive_src), once. Everything else is real: site.yml's CPU play in container mode
 against localhost, the container serving the tiny model over HTTPS (vllm_service_tls_*, a private CA
 made here), idempotence, the API key, probe.yml over https, and changes that do not come up (bad
 arguments, a broken image tag) rolled back to the last good container.
@@ -39,13 +41,34 @@ TLS_FILES = ["/etc/vllm/%s.tls.crt" % NAME, "/etc/vllm/%s.tls-ca.pem" % NAME, "/
 
 
 @pytest.fixture(scope="module")
+def pushed_image(standin_image, tmp_path_factory):
+    """The stand-in plus one empty layer (an image ID of its own) under a tag of its own, saved to an
+    archive and removed from the engine: only the role's push and load can bring it back (no registry
+    is reachable from here, so nothing could pull it)."""
+    tag = "llmops-vllm/vllm-openai-cpu-standin:pushed-%s" % NAME.rsplit("-", 1)[-1]
+    builder = "llmops-pushed-fixture-%s" % NAME.rsplit("-", 1)[-1]
+    docker("create", "--name", builder, standin_image)
+    try:
+        docker("commit", "-c", "LABEL llmops.test=pushed-archive", builder, tag)
+    finally:
+        docker("rm", "-f", builder, check=False)
+    archive = tmp_path_factory.mktemp("image") / "vllm-openai-cpu.tar"
+    image_id = docker("image", "inspect", "-f", "{{.Id}}", tag).stdout.strip()
+    docker("save", "-o", str(archive), tag)
+    docker("rmi", tag)
+    assert docker("image", "inspect", tag, check=False).returncode != 0
+    yield SimpleNamespace(tag=tag, archive=str(archive), id=image_id)
+    docker("rmi", tag, check=False)
+
+
+@pytest.fixture(scope="module")
 def tls(tmp_path_factory):
     """A private CA and a certificate it signed for 127.0.0.1 (where the host and the controller ask)."""
     return make_tls_files(str(tmp_path_factory.mktemp("tls")), alt_names=("IP:127.0.0.1",))
 
 
 @pytest.fixture(scope="module")
-def deployment(standin_image, tls, tmp_path_factory):
+def deployment(pushed_image, tls, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ct")
     inventory = tmp / "hosts.yml"
     inventory.write_text(json.dumps({"all": {"children": {"cpu_hosts": {"hosts": {"localhost": {
@@ -56,7 +79,8 @@ def deployment(standin_image, tls, tmp_path_factory):
     extra = {
         "vllm_service_mode": "container",
         "vllm_service_name": NAME,
-        "vllm_service_image": standin_image,
+        "vllm_service_image": pushed_image.tag,
+        "vllm_service_image_archive_src": pushed_image.archive,
         "vllm_service_image_pull": "never",
         "vllm_service_state_dir": str(tmp / "state"),
         "vllm_service_rollback_dir": str(tmp / "last-good"),
@@ -79,7 +103,7 @@ def deployment(standin_image, tls, tmp_path_factory):
     }
     runs = [ansible_playbook("site.yml", inventory, extra), ansible_playbook("site.yml", inventory, extra)]
     try:
-        yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra, tls=tls)
+        yield SimpleNamespace(runs=runs, inventory=inventory, extra=extra, tls=tls, image=pushed_image)
     finally:
         docker("rm", "-f", NAME, check=False)
         # the container's settings file and TLS files the role keeps on the host (this machine, here)
@@ -103,6 +127,26 @@ def test_first_run_deploys_and_second_changes_nothing(deployment):
     first, second = deployment.runs
     assert int(recap(first)["changed"]) > 0
     assert recap(second)["changed"] == "0"
+
+
+def task_result(run, task):
+    """The first result line after a task's header (ok / changed / skipping)."""
+    out = run.stdout
+    header = out.index("TASK [llmops.vllm.vllm_service : %s]" % task)
+    return re.search(r"^(ok|changed|skipping): \[localhost\]", out[header:], re.M).group(1)
+
+
+def test_the_image_was_pushed_and_loaded_once(deployment):
+    """No registry: the first run pushed the archive and loaded it, the second found the image by ID and
+    pushed nothing. The container runs that image, and the pushed copy is gone from the host."""
+    first, second = deployment.runs
+    assert task_result(first, "Push the image archive from the controller") == "changed"
+    assert task_result(first, "Load the images into Docker") == "changed"
+    assert task_result(second, "Push the image archive from the controller") == "skipping"
+    info = json.loads(docker("inspect", NAME).stdout)[0]
+    assert info["Image"] == deployment.image.id and info["Config"]["Image"] == deployment.image.tag
+    assert not Path("/var/lib/llmops-vllm/images/vllm-openai-cpu.tar").exists()
+    assert oct(Path("/var/lib/llmops-vllm/images").stat().st_mode & 0o777) == "0o700"
 
 
 def test_container_runs_with_the_settings(deployment):
@@ -256,16 +300,16 @@ def broken_image(standin_image):
     docker("rmi", tag, check=False)
 
 
-def test_upgrade_to_a_broken_image_rolls_back(deployment, standin_image, broken_image):
-    extra = dict(deployment.extra, vllm_service_image=broken_image)
+def test_upgrade_to_a_broken_image_rolls_back(deployment, broken_image):
+    extra = dict(deployment.extra, vllm_service_image=broken_image, vllm_service_image_archive_src="")
     res = ansible_playbook("site.yml", deployment.inventory, extra)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "deliberately broken image" in out, out[-3000:]
-    assert "Rolled back to the last good container (image %s)" % standin_image in out, out[-3000:]
+    assert "Rolled back to the last good container (image %s)" % deployment.image.tag in out, out[-3000:]
     assert API_KEY not in out
     info = json.loads(docker("inspect", NAME).stdout)[0]
-    assert info["Config"]["Image"] == standin_image and info["State"]["Running"]
+    assert info["Config"]["Image"] == deployment.image.tag and info["State"]["Running"]
     assert chat_with_key(deployment)["usage"]["completion_tokens"] > 0
 
 

@@ -1,7 +1,11 @@
 """The vllm_service instance model: one place that validates the role's input and derives every field."""
 
 import copy
+import hashlib
+import io
+import json
 import subprocess
+import tarfile
 
 import pytest
 
@@ -736,3 +740,46 @@ def test_firewall_covers_every_instance_port():
 def test_bad_firewall_settings_are_named(changes, message):
     with pytest.raises(ModelError, match=message):
         model(**changes)
+
+
+# ---- container mode's image from an archive on the controller ------------------------------------
+
+def _save_archive(path, tags):
+    """A `docker save` archive in the legacy layout (tests/unit/plugins/module_utils/test_docker_archive.py)."""
+    config = b'{"architecture": "amd64", "os": "linux"}'
+    name = hashlib.sha256(config).hexdigest() + ".json"
+    with tarfile.open(path, "w") as tar:
+        for member, data in ((name, config),
+                             ("manifest.json", json.dumps([{"Config": name, "RepoTags": tags, "Layers": []}]).encode())):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return "sha256:" + name[:-5]
+
+
+def test_an_image_archive_is_read_on_the_controller_and_its_directory_is_roots(tmp_path):
+    image_id = _save_archive(tmp_path / "vllm.tar", ["vllm/vllm-openai-cpu:v0.33.0"])
+    out = model(mode="container", image_archive_src=str(tmp_path / "vllm.tar"))
+    assert out["image_archive"] == {"src": str(tmp_path / "vllm.tar"), "dest": "/var/lib/llmops-vllm/images/vllm.tar",
+                                    "ids": [image_id], "tags": ["vllm/vllm-openai-cpu:v0.33.0"]}
+    assert {"path": "/var/lib/llmops-vllm/images", "owner": "root", "group": "root", "mode": "0700"} in out["directories"]
+    # systemd mode pulls nothing: the archive is not read (not even looked for)
+    assert model(image_archive_src="/no/such.tar")["image_archive"] is None
+    assert model(mode="container")["image_archive"] is None
+
+
+@pytest.mark.parametrize("tags, src, message", [
+    (["vllm/vllm-openai-cpu:v0.32.0"], "vllm.tar", "holds vllm/vllm-openai-cpu:v0.32.0, not vllm_service_image"),
+    ([], "vllm.tar", "holds untagged images only, not vllm_service_image"),
+    (["vllm/vllm-openai-cpu:v0.33.0"], "missing.tar", "vllm_service_image_archive_src: no such file on the controller"),
+])
+def test_an_archive_without_the_image_is_refused_by_name(tmp_path, tags, src, message):
+    _save_archive(tmp_path / "vllm.tar", tags)
+    with pytest.raises(ModelError, match=message):
+        model(mode="container", image_archive_src=str(tmp_path / src))
+
+
+def test_a_file_that_is_no_image_archive_is_refused_by_name(tmp_path):
+    (tmp_path / "notes.tar").write_text("not a tar")
+    with pytest.raises(ModelError, match="vllm_service_image_archive_src: .* is not a readable docker save archive"):
+        model(mode="container", image_archive_src=str(tmp_path / "notes.tar"))
