@@ -3,7 +3,8 @@
 """What a `docker save` archive holds: its images' IDs and tags, read from manifest.json.
 
 Container mode on a host without a registry loads the image from such an archive pushed from the
-controller; comparing these IDs with the host's images decides whether to push it at all.
+controller; the instance model reads it here, and comparing these IDs with the host's images decides
+whether to push it at all.
 """
 
 from __future__ import annotations
