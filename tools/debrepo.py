@@ -19,7 +19,6 @@ Without arguments the packages are the CPU path's (uv_python + vllm_cpu_build on
 import argparse
 import gzip
 import hashlib
-import io
 import json
 import os
 import shutil

@@ -88,8 +88,18 @@ def watch(container):
             os._exit(0)
 
 
-def pidfiles(container):
-    return sorted(STATE.glob("%s.*.pid" % container))
+def pidfile(container, host_port):
+    return STATE / ("%s.%s.pid" % (container, host_port))
+
+
+def end(path, settle=0.0):
+    """End the forwarder a pid file names (if it still runs), then forget the file."""
+    try:
+        os.kill(int(path.read_text()), signal.SIGTERM)
+        time.sleep(settle)
+    except (OSError, ValueError):
+        pass
+    path.unlink(missing_ok=True)
 
 
 def start(container, spec):
@@ -102,7 +112,7 @@ def start(container, spec):
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     STATE.mkdir(parents=True, exist_ok=True)
-    (STATE / ("%s.%s.pid" % (container, host_port))).write_text(str(os.getpid()))
+    pidfile(container, host_port).write_text(str(os.getpid()))
     threading.Thread(target=watch, args=(container,), daemon=True).start()
     while True:
         client, _ = listener.accept()
@@ -110,35 +120,22 @@ def start(container, spec):
 
 
 def stop(container):
-    for pidfile in pidfiles(container):
-        try:
-            os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-        pidfile.unlink(missing_ok=True)
+    for path in sorted(STATE.glob("%s.*.pid" % container)):
+        end(path)
     return 0
 
 
 def main(argv):
     if len(argv) == 3 and argv[0] == "start":
-        stop_port(argv[1], argv[2])
+        # A forwarder left from an earlier run of the same host holds the port: end it first.
+        earlier = pidfile(argv[1], argv[2].rsplit(":", 2)[1])
+        if earlier.is_file():
+            end(earlier, settle=0.5)
         return start(argv[1], argv[2])
     if len(argv) == 2 and argv[0] == "stop":
         return stop(argv[1])
     print(__doc__, file=sys.stderr)
     return 2
-
-
-def stop_port(container, spec):
-    """A forwarder left from an earlier run of the same host holds the port: end it first."""
-    pidfile = STATE / ("%s.%s.pid" % (container, spec.rsplit(":", 2)[1]))
-    if pidfile.is_file():
-        try:
-            os.kill(int(pidfile.read_text()), signal.SIGTERM)
-            time.sleep(0.5)
-        except (OSError, ValueError):
-            pass
-        pidfile.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
