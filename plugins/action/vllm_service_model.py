@@ -57,7 +57,8 @@ class ActionModule(ActionBase):
         settings = read_settings(task_vars, self._templar.template)
         try:
             model = build(settings, task_vars.get("inventory_hostname", "localhost"),
-                          task_vars.get("ansible_playbook_python", "python3"), self._controller_file)
+                          task_vars.get("ansible_playbook_python", "python3"), self._controller_file,
+                          group_nodes=self._group_nodes(settings, task_vars))
         except ModelError as err:
             result.update(failed=True, msg="vllm_service: %s" % err)
             return result
@@ -121,6 +122,21 @@ class ActionModule(ActionBase):
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result
+
+    def _group_nodes(self, settings, task_vars):
+        """The hosts of a multi-node instance's group and the address each is reached at (its
+        vllm_service_advertise_address, else ansible_host, else its name), from the inventory."""
+        group = str(settings.get("multinode_group") or "").strip()
+        if not group:
+            return None
+        members = list(task_vars.get("groups", {}).get(group, []))
+        hostvars = task_vars.get("hostvars", {})
+        addresses = {}
+        for host in members:
+            own = hostvars.get(host, {}) if hasattr(hostvars, "get") else {}
+            value = own.get("vllm_service_advertise_address") or own.get("ansible_host") or host
+            addresses[host] = str(self._templar.template(value))
+        return {"members": members, "addresses": addresses}
 
     def _controller_file(self, path):
         """A file on the controller (the TLS files), found the way copy's src is: an absolute path or one

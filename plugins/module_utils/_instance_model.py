@@ -19,6 +19,7 @@ import re
 import ssl
 
 from ansible_collections.llmops.vllm.plugins.module_utils._docker_archive import ArchiveError, holds, read_images
+from ansible_collections.llmops.vllm.plugins.module_utils._multinode import MultinodeError, plan as multinode_plan
 from ansible_collections.llmops.vllm.plugins.module_utils._firewall import FirewallError, check_clients, names as client_names
 from ansible_collections.llmops.vllm.plugins.module_utils._vllm_env import vllm_environment
 
@@ -59,6 +60,9 @@ ROLE_SETTINGS = (
     "start_limit_burst", "start_limit_interval_sec", "oom_score_adjust", "memory_max", "container_log_max_size",
     "container_log_max_files", "allow_unauthenticated", "fastapi_docs", "allowed_origins",
     "lock_ttl", "lock_break", "drain_routers", "allowed_clients",
+    # One instance across the hosts of an inventory group (module_utils/_multinode.py).
+    "multinode_group", "multinode_head", "multinode_port", "multinode_interface",
+    "tensor_parallel_size", "pipeline_parallel_size",
 )
 SETTINGS = tuple(INSTANCE_KEYS) + ROLE_SETTINGS
 
@@ -805,7 +809,7 @@ def _download(role, inst, inventory_hostname, playbook_python):
     }
 
 
-def _instance(role, inst, inventory_hostname, playbook_python):
+def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
     name, state = inst["name"], inst["state_dir"]
     container = role["mode"] == "container"
     staged = state + "/models/" + posixpath.basename(inst["model_src"]) if inst["model_src"] else ""
@@ -817,6 +821,8 @@ def _instance(role, inst, inventory_hostname, playbook_python):
     # How other machines (the controller, a router, Prometheus) reach it.
     address = role["advertise_address"] if inst["host"] in ("0.0.0.0", "::", "") else inst["host"]
     env, secrets = _environment(role, inst, container)
+    if multinode:
+        env.update(multinode["env"])
     revision = _revision(role, inst)
     unit = name + ".service"
     good = role["rollback_dir"]
@@ -833,6 +839,10 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         "address": address,
         "public_url": "%s://%s:%d" % (scheme, _url_host(address), inst["port"]),
         "tls": tls,
+        # A multi-node instance: this host's part (role head|worker, rank, ...); a headless worker serves
+        # no HTTP (no endpoint, no health URL: its unit being active is its health).
+        "multinode": multinode,
+        "headless": bool(multinode and multinode["role"] == "worker"),
         "model": inst["model"],
         "model_src": inst["model_src"],
         "staged_model": staged,
@@ -875,7 +885,7 @@ def _instance(role, inst, inventory_hostname, playbook_python):
         # Never part of the last good copy: a rollback keeps the current (possibly rotated) keys.
         result["secrets_file"] = "%s/%s.env" % (SECRETS_DIR, name)
         result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"],
-                                                        revision["arg"])
+                                                        revision["arg"]) + (multinode["args"] if multinode else [])
         revision["argv_at"] = len(role["command"]) + _revision_at(inst)
         result["unit_settings"] = {
             "user": role["user"],
@@ -985,7 +995,31 @@ def _image_archive(role, find_file):
             "ids": [i["id"] for i in images], "tags": [t for i in images for t in i["tags"]]}
 
 
-def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file):
+def _multinode(settings, role, merged, inventory_hostname, group_nodes):
+    """This host's part in a multi-node instance (None for a single-host one); refused by name."""
+    group = _text(settings["multinode_group"], "vllm_service_multinode_group").strip()
+    if not group:
+        return None
+    if role["mode"] != "systemd":
+        raise ModelError("vllm_service_multinode_group: a multi-node instance runs as systemd units "
+                         "(vllm_service_mode: systemd), not in containers yet")
+    if len(merged) != 1:
+        raise ModelError("vllm_service_multinode_group: a multi-node instance is the host's only instance "
+                         "(vllm_service_instances lists %d)" % len(merged))
+    nodes = group_nodes or {}
+    inst = merged[0]
+    try:
+        return multinode_plan(
+            group, nodes.get("members", []), _text(settings["multinode_head"], "vllm_service_multinode_head").strip(),
+            inventory_hostname, nodes.get("addresses", {}), settings["tensor_parallel_size"],
+            settings["pipeline_parallel_size"], settings["multinode_port"], settings["multinode_interface"],
+            role["device"], inst["cuda_visible_devices"], role["gpu_count"], inst["extra_args"])
+    except MultinodeError as exc:
+        raise ModelError(str(exc)) from exc
+
+
+def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file,
+          group_nodes=None):
     """The whole model: {'instances': [...], 'endpoints': [...], 'names': [...], ...}.
 
     settings: {key: value} for every key in SETTINGS (the role variables without their prefix).
@@ -997,7 +1031,9 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
     if missing:
         raise ModelError("vllm_service model: settings lack %s" % ", ".join(missing))
     role = _check_role(settings)
-    instances = [_instance(role, inst, inventory_hostname, playbook_python) for inst in _merge(settings, find_file)]
+    merged = _merge(settings, find_file)
+    multinode = _multinode(settings, role, merged, inventory_hostname, group_nodes)
+    instances = [_instance(role, inst, inventory_hostname, playbook_python, multinode) for inst in merged]
     endpoints = [{
         "name": i["name"], "url": i["url"], "public_url": i["public_url"], "address": i["address"],
         "port": i["port"], "model": i["served_model"], "mode": i["mode"], "unit": i["unit"],
@@ -1005,7 +1041,7 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         # The CA clients trust for the https URLs: on the host (url) and on the controller (public_url).
         "ca_path": i["tls"]["ca_path"] if i["tls"] else "",
         "controller_ca_path": i["tls"]["controller_ca_path"] if i["tls"] else "",
-    } for i in instances]
+    } for i in instances if not i["headless"]]  # a multi-node instance is one endpoint: its head's
     # Every directory the role creates, in order: the root-only configuration directories, then each
     # instance's own (owned by the server's user; created with links refused).
     directories = [{"path": CONFIG_DIR, "owner": "root", "group": "root", "mode": "0755"},

@@ -783,3 +783,46 @@ def test_a_file_that_is_no_image_archive_is_refused_by_name(tmp_path):
     (tmp_path / "notes.tar").write_text("not a tar")
     with pytest.raises(ModelError, match="vllm_service_image_archive_src: .* is not a readable docker save archive"):
         model(mode="container", image_archive_src=str(tmp_path / "notes.tar"))
+
+
+# ---- one instance across several hosts (WIP, issue 14) -------------------------------------------
+
+GROUP = {"members": ["node-a", "node-b"], "addresses": {"node-a": "10.0.0.1", "node-b": "10.0.0.2"}}
+
+
+def multinode_model(host, **changes):
+    settings = copy.deepcopy(ROLE)
+    settings.update(dict(multinode_group="big", tensor_parallel_size=2, multinode_interface="eth0"), **changes)
+    return build(settings, host, "/usr/bin/python3", group_nodes=GROUP)
+
+
+def test_the_head_serves_and_the_worker_is_headless_with_the_same_parallel_flags():
+    head, worker = multinode_model("node-a"), multinode_model("node-b")
+    (h,), (w,) = head["instances"], worker["instances"]
+    assert h["multinode"]["role"] == "head" and not h["headless"]
+    assert w["multinode"]["role"] == "worker" and w["headless"] and w["argv"][-1] == "--headless"
+    for inst in (h, w):
+        argv = inst["argv"]
+        assert argv[argv.index("--nnodes") + 1] == "2" and argv[argv.index("--master-addr") + 1] == "10.0.0.1"
+        assert argv[argv.index("--tensor-parallel-size") + 1] == "2"
+        assert inst["env"]["GLOO_SOCKET_IFNAME"] == "eth0"
+    assert h["env"]["VLLM_HOST_IP"] == "10.0.0.1" and w["env"]["VLLM_HOST_IP"] == "10.0.0.2"
+    # One endpoint for routers and Prometheus: the head's.
+    assert [e["name"] for e in head["endpoints"]] == ["vllm"] and worker["endpoints"] == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(tensor_parallel_size=4), "vllm_service_tensor_parallel_size x vllm_service_pipeline_parallel_size"),
+    (dict(multinode_head="node-z"), "vllm_service_multinode_head 'node-z' is not a host of the group"),
+    (dict(mode="container"), "vllm_service_multinode_group: a multi-node instance runs as systemd units"),
+    (dict(instances=[{"name": "a", "port": 8000}, {"name": "b", "port": 8001}]), "the host's only instance"),
+    (dict(extra_args=["--nnodes", "3"]), "--nnodes is set from vllm_service_multinode_group"),
+])
+def test_bad_multinode_settings_are_refused_by_name(changes, message):
+    with pytest.raises(ModelError, match=message):
+        multinode_model("node-a", **changes)
+
+
+def test_a_host_outside_the_group_is_refused():
+    with pytest.raises(ModelError, match="this host \\(node-z\\) is not in it"):
+        multinode_model("node-z")
