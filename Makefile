@@ -13,9 +13,11 @@ export LLMOPS_MODEL_DIR ?= $(CURDIR)/build/models/tiny-qwen2
 export LLMOPS_VARIANTS ?= $(LLMOPS_CACHE)/vllm-variants
 export LLMOPS_DEBREPO ?= $(LLMOPS_CACHE)/debrepo-bookworm
 export LLMOPS_ROUTER_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-router-cp311
+export LLMOPS_RAY_WHEELHOUSE ?= $(LLMOPS_CACHE)/wheelhouse-ray-cp311
+RAY_VERSION ?= 2.60.0
 export MOLECULE_SCENARIOS ?= default fleet cpu_source gpu_driver gpu_toolkit gpu_vllm gpu_site
 
-.PHONY: help deps venv collections image vllm-image wheelhouse router-wheelhouse debrepo model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule gpu-check-wheels gpu-check clean
+.PHONY: help deps venv collections image vllm-image wheelhouse router-wheelhouse ray-wheelhouse debrepo model variants prereqs demo demo-clean test lint sanity units units-oldest galaxy system molecule gpu-check-wheels gpu-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +47,9 @@ debrepo: ## signed local apt repository of the CPU path's OS packages for hosts 
 
 router-wheelhouse: ## offline wheelhouse for vLLM's router (PyPI vllm-router and its dependencies, cached)
 	tools/router-wheelhouse.sh $(LLMOPS_ROUTER_WHEELHOUSE)
+
+ray-wheelhouse: ## offline wheelhouse for Ray (PyPI ray and its dependencies, cached): the ray_cluster tests
+	tools/pip-wheelhouse.sh $(LLMOPS_RAY_WHEELHOUSE) ray==$(RAY_VERSION)
 
 model: venv ## the tiny random-weight test model (no hub download)
 	$(BIN)/python tools/make_tiny_model.py $(LLMOPS_MODEL_DIR)
@@ -89,7 +94,7 @@ units-oldest: $(OLDEST)/.installed collections ## unit tests on the oldest ansib
 galaxy: prereqs ## the Galaxy tarball: build, contents, galaxy-importer, offline install + llmops.vllm.site --check from it (GALAXY_CONVERGE=1: + a converge)
 	tools/galaxy-check.sh all
 
-system: prereqs vllm-image ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
+system: prereqs vllm-image ray-wheelhouse ## tests against real, fresh systemd hosts (bad input fails before the host changes, ...)
 	pytest -q -p no:cacheprovider tests/system
 
 # Scenario hosts have fixed names: a lock per scenario keeps two runs on one machine from colliding.

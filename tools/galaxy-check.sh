@@ -82,13 +82,13 @@ do_contents() {
 import re, sys
 allowed = re.compile(r"^(MANIFEST\.json|FILES\.json|README\.md|LICENSE|requirements\.yml"
                      r"|(meta|roles|plugins|playbooks|docs|inventories|changelogs)(/.*)?"
-                     r"|tools|tools/wheelhouse\.sh|tools/router-wheelhouse\.sh|tools/debrepo\.py) ")
+                     r"|tools|tools/wheelhouse\.sh|tools/router-wheelhouse\.sh|tools/pip-wheelhouse\.sh|tools/debrepo\.py) ")
 names = [l.split(" ")[0] for l in sys.stdin]
 bad = [n for n in names if not allowed.match(n + " ") or "__pycache__" in n or n.startswith("changelogs/fragments")]
 need = ["README.md", "meta/runtime.yml", "requirements.yml", "playbooks/site.yml", "tools/wheelhouse.sh",
-        "tools/router-wheelhouse.sh", "tools/debrepo.py"]
+        "tools/router-wheelhouse.sh", "tools/pip-wheelhouse.sh", "tools/debrepo.py"]
 need += ["roles/%s/README.md" % r for r in ("apt_check_mode", "apt_local_repo", "container_toolkit", "nvidia_driver", "uv_python",
-         "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_router", "vllm_service", "prometheus")]
+         "vllm_cpu_build", "vllm_gpu", "vllm_offline_inference", "vllm_router", "vllm_service", "prometheus", "ray_cluster")]
 missing = [n for n in need if n not in names]
 print("%d members" % len(names), file=sys.stderr)
 if bad or missing:
@@ -99,9 +99,9 @@ if bad or missing:
   before=$(mktemp); after=$(mktemp); direct=$(mktemp)
   listing "$tarball" >"$before"
   # What ansible-lint, pytest, the benchmark and a Python import leave behind, and a stray build.
-  junk_dirs=(.ansible/collections/ansible_collections/llmops/vllm/roles .pytest_cache/v artifacts/benchmark
+  junk_dirs=(.ansible/collections/ansible_collections/llmops/vllm/roles .pytest_cache/v .benchmarks artifacts/benchmark
     roles/uv_python/__pycache__ plugins/filter/__pycache__)
-  junk_files=(.ansible/collections/ansible_collections/llmops/vllm/roles/junk.yml .pytest_cache/v/junk
+  junk_files=(.ansible/collections/ansible_collections/llmops/vllm/roles/junk.yml .pytest_cache/v/junk .benchmarks/junk.json
     artifacts/benchmark/junk.md roles/uv_python/__pycache__/junk.pyc plugins/filter/__pycache__/junk.pyc
     llmops-vllm-0.0.1.tar.gz)
   created=()

@@ -69,6 +69,14 @@ class ActionModule(ActionBase):
                           "(the role takes an instance out of the router on each of these hosts before it restarts)"
                           % ", ".join(unknown))
             return result
+        # The nodes of a multi-node instance start and wait for one another: they must run together.
+        missing = self._nodes_outside_batch(model, task_vars)
+        if missing and self._task.args.get("check_host", True):
+            result.update(failed=True, msg="vllm_service: vllm_service_multinode_group %r: %s not in this batch of the "
+                          "play, and the nodes of one instance start together (playbooks/cpu.yml: -e "
+                          "vllm_rolling_serial=100%%; no --limit that splits the group)"
+                          % (model["instances"][0]["multinode"]["group"], ", ".join(missing)))
+            return result
         # A read on the host, before anything changes: a missing CA bundle would fail every hub
         # download later (and Docker would mount an empty directory in its place).
         if model["ca_bundle"] and self._task.args.get("check_host", True):
@@ -122,6 +130,14 @@ class ActionModule(ActionBase):
         # The model carries the secrets (they go into 0600 files): never shown, even with -v.
         result["_ansible_no_log"] = True
         return result
+
+    @staticmethod
+    def _nodes_outside_batch(model, task_vars):
+        plans = [i["multinode"] for i in model["instances"] if i["multinode"]]
+        batch = task_vars.get("ansible_play_batch")
+        if not plans or batch is None:
+            return []
+        return [n for n in plans[0]["nodes"] if n not in batch]
 
     def _group_nodes(self, settings, task_vars):
         """The hosts of a multi-node instance's group and the address each is reached at (its

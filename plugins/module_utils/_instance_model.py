@@ -116,6 +116,8 @@ ROLE_ARGS = {
 }
 # systemd / Docker wait this much longer than vLLM's own drain before they kill the server.
 STOP_GRACE_SEC = 30
+# A multi-node instance's nodes run under this launcher (roles/vllm_service/files/vllm_node.py): root-owned.
+NODE_LAUNCHER = "/usr/local/lib/llmops-vllm/vllm_node.py"
 # A CORS origin: scheme://host[:port] (no path), or "*" (any site's scripts may call the API).
 ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 HUB_PATH_RE = re.compile(r"[/.~]")
@@ -824,6 +826,8 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
     if multinode:
         env.update(multinode["env"])
     revision = _revision(role, inst)
+    # A headless worker serves no HTTP: its health is its head's (the instance's) /health.
+    health_host = _url_host(multinode["master_addr"]) if multinode and multinode["role"] == "worker" else probe_host
     unit = name + ".service"
     good = role["rollback_dir"]
     owner = "root" if container else role["user"]
@@ -835,7 +839,7 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         "port": inst["port"],
         "host": inst["host"],
         "url": url,
-        "health_url": url + "/health",
+        "health_url": "%s://%s:%d/health" % (scheme, health_host, inst["port"]),
         "address": address,
         "public_url": "%s://%s:%d" % (scheme, _url_host(address), inst["port"]),
         "tls": tls,
@@ -865,11 +869,12 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         "revision": revision,
         # Healthy means /health answers and, with vllm_service_verify_chat, a short chat request too.
         "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"],
-                   "chat_model": (inst["served_model_name"] or model_ref) if role["verify_chat"] else "",
+                   "chat_model": (inst["served_model_name"] or model_ref)
+                   if role["verify_chat"] and not (multinode and multinode["role"] == "worker") else "",
                    "ca_path": tls["ca_path"] if tls else "",
                    # For a rollback to a configuration with the other scheme (TLS turned on or off).
-                   "plain_url": "http://%s:%d/health" % (probe_host, inst["port"]),
-                   "tls_url": "https://%s:%d/health" % (probe_host, inst["port"])},
+                   "plain_url": "http://%s:%d/health" % (health_host, inst["port"]),
+                   "tls_url": "https://%s:%d/health" % (health_host, inst["port"])},
     }
     if container:
         spec_file = "%s/%s.container.json" % (CONFIG_DIR, name)
@@ -884,9 +889,12 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         result["env_file"] = "%s/%s.env" % (CONFIG_DIR, name)
         # Never part of the last good copy: a rollback keeps the current (possibly rotated) keys.
         result["secrets_file"] = "%s/%s.env" % (SECRETS_DIR, name)
-        result["argv"] = role["command"] + _server_args(role, inst, model_ref, inst["host"], inst["port"],
-                                                        revision["arg"]) + (multinode["args"] if multinode else [])
-        revision["argv_at"] = len(role["command"]) + _revision_at(inst)
+        # A node of a multi-node instance: vLLM's CLI (`serve`, which alone knows --headless) under the launcher.
+        command = [role["venv_path"] + "/bin/python", NODE_LAUNCHER] + multinode["launcher_args"] + ["--", "serve"] \
+            if multinode else role["command"]
+        result["argv"] = command + _server_args(role, inst, model_ref, inst["host"], inst["port"],
+                                                revision["arg"]) + (multinode["args"] if multinode else [])
+        revision["argv_at"] = len(command) + _revision_at(inst)
         result["unit_settings"] = {
             "user": role["user"],
             "group": role["group"],
@@ -1009,13 +1017,24 @@ def _multinode(settings, role, merged, inventory_hostname, group_nodes):
     nodes = group_nodes or {}
     inst = merged[0]
     try:
-        return multinode_plan(
+        found = multinode_plan(
             group, nodes.get("members", []), _text(settings["multinode_head"], "vllm_service_multinode_head").strip(),
             inventory_hostname, nodes.get("addresses", {}), settings["tensor_parallel_size"],
             settings["pipeline_parallel_size"], settings["multinode_port"], settings["multinode_interface"],
             role["device"], inst["cuda_visible_devices"], role["gpu_count"], inst["extra_args"])
     except MultinodeError as exc:
         raise ModelError(str(exc)) from exc
+    if found["role"] == "head" and _is_loopback(inst["host"]):
+        raise ModelError("vllm_service_host: the head of a multi-node instance must listen where its workers "
+                         "reach it (they wait for its /health), not on %s" % inst["host"])
+    return found
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def build(settings, inventory_hostname="localhost", playbook_python="python3", find_file=_controller_file,
@@ -1050,6 +1069,9 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
     for inst in instances:
         directories += [{"path": d, "owner": inst["owner"], "group": inst["group"], "mode": "0750"}
                         for d in inst["directories"]]
+    # The nodes of a multi-node instance ask the head's /health: the firewall lets them.
+    clients = role["allowed_clients"] + [a for a in (multinode or {}).get("addresses", [])
+                                         if role["allowed_clients"] and a not in role["allowed_clients"]]
     image_archive = _image_archive(role, find_file)
     if image_archive:
         directories += [{"path": p, "owner": "root", "group": "root", "mode": "0700"}
@@ -1072,7 +1094,9 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         # Container mode's image pushed from the controller (tasks/image-archive.yml): None = pulled.
         "image_archive": image_archive,
         # The host firewall (tasks/firewall.yml, module_utils/_firewall.py): None = none managed.
-        "firewall": {"clients": role["allowed_clients"], "names": client_names(role["allowed_clients"]),
-                     "ports": sorted({i["port"] for i in instances})} if role["allowed_clients"] else None,
+        "firewall": {"clients": clients, "names": client_names(clients),
+                     "ports": sorted({i["port"] for i in instances})} if clients else None,
+        # The launcher of a multi-node instance's nodes (tasks/configure-systemd.yml); None = no such instance.
+        "node_launcher": NODE_LAUNCHER if any(i["multinode"] for i in instances) and role["mode"] == "systemd" else None,
         "warnings": _warnings(role, instances),
     }

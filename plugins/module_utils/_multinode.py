@@ -34,15 +34,16 @@ class MultinodeError(ValueError):
     """Bad multi-node input; the message names the variable."""
 
 
-def _address(value, host):
+def host_address(value, host, variable="vllm_service_multinode_group"):
+    """A node's address as the others reach it: an IP address or a host name, nothing else."""
     value = str(value).strip()
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         if HOSTNAME_RE.fullmatch(value) and ".." not in value:
             return value
-    raise MultinodeError("vllm_service_multinode_group: host %s has no usable address (%r): set its "
-                         "vllm_service_advertise_address or ansible_host" % (host, value))
+    raise MultinodeError("%s: host %s has no usable address (%r): set its advertise address or ansible_host"
+                         % (variable, host, value))
 
 
 def _positive(value, variable):
@@ -99,8 +100,8 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
     tp = _positive(tensor_parallel_size, "vllm_service_tensor_parallel_size")
     pp = _positive(pipeline_parallel_size, "vllm_service_pipeline_parallel_size")
     port = _positive(port, "vllm_service_multinode_port")
-    if port > 65535:
-        raise MultinodeError("vllm_service_multinode_port must be a port number, got %r" % port)
+    if port > 65534:  # the next port is the nodes' liveness port
+        raise MultinodeError("vllm_service_multinode_port must be a port number below 65535, got %r" % port)
     interface = str(interface or "").strip()
     if interface and not IFNAME_RE.fullmatch(interface):
         raise MultinodeError("vllm_service_multinode_interface must be a network interface name, got %r" % interface)
@@ -115,12 +116,21 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
                 nnodes * local))
     ordered = [head] + [m for m in members if m != head]
     rank = ordered.index(inventory_hostname)
-    master = _address(addresses.get(head, ""), head)
-    own = _address(addresses.get(inventory_hostname, ""), inventory_hostname)
+    master = host_address(addresses.get(head, ""), head)
+    own = host_address(addresses.get(inventory_hostname, ""), inventory_hostname)
     args = ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(pp), "--nnodes", str(nnodes),
             "--node-rank", str(rank), "--master-addr", master, "--master-port", str(port)]
     if rank:
         args.append("--headless")
+    # The launcher (roles/vllm_service/files/vllm_node.py): every node answers on the liveness port;
+    # a worker follows the head, the head watches the workers, so that one's end restarts the others.
+    live = port + 1
+    where = {m: host_address(addresses.get(m, ""), m) for m in ordered}
+    launcher = ["--listen", str(live)]
+    if rank:
+        launcher += ["--follow", _host_port(master, live)]
+    else:
+        launcher += ["--watch", ",".join(_host_port(where[m], live) for m in ordered[1:])]
     # VLLM_HOST_IP: the address the other nodes reach this one at (else vLLM guesses from a route to
     # the internet); the socket interface for gloo (CPU) / NCCL (GPU), else they may pick 127.0.1.1.
     env = {"VLLM_HOST_IP": own}
@@ -128,6 +138,11 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
         env["GLOO_SOCKET_IFNAME"] = interface
         if device == "gpu":
             env["NCCL_SOCKET_IFNAME"] = interface
-    return {"role": "worker" if rank else "head", "rank": rank, "nnodes": nnodes, "head": head,
+    return {"group": group, "role": "worker" if rank else "head", "rank": rank, "nnodes": nnodes, "head": head,
             "nodes": ordered, "master_addr": master, "master_port": port, "world_size": world,
-            "local_world_size": local, "args": args, "env": env}
+            "local_world_size": local, "args": args, "env": env, "live_port": live, "launcher_args": launcher,
+            "addresses": [where[m] for m in ordered]}
+
+
+def _host_port(address, port):
+    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)

@@ -94,6 +94,7 @@ def run_action(check_host, **settings):
                       "vllm_service_state_dir": "/var/lib/vllm", "vllm_service_container_name": "vllm",
                       "vllm_service_image": "vllm/vllm-openai-cpu:v0.33.0"})
     groups = settings.pop("groups", {})
+    task_vars.update(settings.pop("task_vars", {}))
     task_vars.update({"vllm_service_" + key: value for key, value in settings.items()}, groups=groups)
     return action.run(task_vars=task_vars)
 
@@ -111,3 +112,16 @@ def test_a_drain_router_outside_the_inventory_fails_before_the_host_changes():
     assert result["failed"] and "vllm_service_drain_routers names typo-router, not in the inventory" in result["msg"]
     result = run_action(True, drain_routers=["router-1"], groups={"all": ["host1", "router-1"]})
     assert not result.get("failed") and result["drain_routers"] == ["router-1"]
+
+
+def test_the_nodes_of_a_multi_node_instance_must_run_in_one_batch():
+    hosts = {"host1": {"ansible_host": "10.0.0.1"}, "host2": {"ansible_host": "10.0.0.2"}}
+    common = dict(multinode_group="big", tensor_parallel_size=2, groups={"all": ["host1", "host2"], "big": ["host1", "host2"]})
+    result = run_action(True, task_vars={"inventory_hostname": "host1", "hostvars": hosts, "ansible_play_batch": ["host1"]},
+                        **common)
+    assert result["failed"] and "vllm_service_multinode_group 'big': host2 not in this batch of the play" in result["msg"]
+    result = run_action(True, task_vars={"inventory_hostname": "host1", "hostvars": hosts,
+                                         "ansible_play_batch": ["host1", "host2"]}, **common)
+    assert not result.get("failed"), result
+    assert result["instances"][0]["multinode"]["master_addr"] == "10.0.0.1"
+    assert result["instances"][0]["env"]["VLLM_HOST_IP"] == "10.0.0.1"

@@ -790,10 +790,10 @@ def test_a_file_that_is_no_image_archive_is_refused_by_name(tmp_path):
 GROUP = {"members": ["node-a", "node-b"], "addresses": {"node-a": "10.0.0.1", "node-b": "10.0.0.2"}}
 
 
-def multinode_model(host, **changes):
+def multinode_model(node, **changes):
     settings = copy.deepcopy(ROLE)
     settings.update(dict(multinode_group="big", tensor_parallel_size=2, multinode_interface="eth0"), **changes)
-    return build(settings, host, "/usr/bin/python3", group_nodes=GROUP)
+    return build(settings, node, "/usr/bin/python3", group_nodes=GROUP)
 
 
 def test_the_head_serves_and_the_worker_is_headless_with_the_same_parallel_flags():
@@ -826,3 +826,36 @@ def test_bad_multinode_settings_are_refused_by_name(changes, message):
 def test_a_host_outside_the_group_is_refused():
     with pytest.raises(ModelError, match="this host \\(node-z\\) is not in it"):
         multinode_model("node-z")
+
+
+def test_every_node_runs_under_the_launcher_and_waits_for_the_head():
+    (h,), (w,) = multinode_model("node-a")["instances"], multinode_model("node-b")["instances"]
+    launcher = ["/opt/vllm/venv/bin/python", "/usr/local/lib/llmops-vllm/vllm_node.py", "--listen", "29502"]
+    assert h["argv"][:7] == launcher + ["--watch", "10.0.0.2:29502", "--"]
+    assert w["argv"][:7] == launcher + ["--follow", "10.0.0.1:29502", "--"]
+    for inst in (h, w):
+        argv = inst["argv"]
+        assert argv[7:10] == ["serve", "--model", argv[9]]
+        # --revision goes where the model says (pinning after a pre-download rewrites that index).
+        assert argv[inst["revision"]["argv_at"] - 2:inst["revision"]["argv_at"]] == ["--port", "8000"]
+    # The worker's health is the head's /health (without a chat request: it may have no key).
+    assert w["health_url"] == "http://10.0.0.1:8000/health" and w["health"]["chat_model"] == ""
+    assert w["health"]["plain_url"] == "http://10.0.0.1:8000/health"
+    assert h["health_url"] == "http://127.0.0.1:8000/health"
+
+
+def test_the_launcher_is_installed_only_for_a_multi_node_instance():
+    assert multinode_model("node-b")["node_launcher"] == "/usr/local/lib/llmops-vllm/vllm_node.py"
+    assert model()["node_launcher"] is None
+
+
+def test_a_head_on_loopback_is_refused_since_its_workers_wait_for_its_health():
+    with pytest.raises(ModelError, match="vllm_service_host: the head of a multi-node instance must listen"):
+        multinode_model("node-a", host="127.0.0.1")
+    assert multinode_model("node-b", host="127.0.0.1")["instances"][0]["headless"]
+
+
+def test_the_firewall_lets_the_other_nodes_ask_the_head():
+    firewall = multinode_model("node-a", allowed_clients=["192.0.2.7"])["firewall"]
+    assert firewall["clients"] == ["192.0.2.7", "10.0.0.1", "10.0.0.2"]
+    assert multinode_model("node-a")["firewall"] is None

@@ -68,3 +68,18 @@ def test_gpu_nodes_run_one_worker_per_gpu_and_name_the_nccl_interface():
 def test_bad_multinode_input_is_refused_by_name(changes, message):
     with pytest.raises(MultinodeError, match=message):
         make(**changes)
+
+
+def test_launcher_options_the_head_watches_every_worker_and_a_worker_follows_the_head():
+    members = ["a", "b", "c"]
+    addresses = {"a": "10.0.0.1", "b": "fd00::2", "c": "node-c.example"}
+    head = plan("g", members, "", "a", addresses, 3, 1, 29501, "", "cpu")
+    assert head["launcher_args"] == ["--listen", "29502", "--watch", "[fd00::2]:29502,node-c.example:29502"]
+    worker = plan("g", members, "", "c", addresses, 3, 1, 29501, "", "cpu")
+    assert worker["launcher_args"] == ["--listen", "29502", "--follow", "10.0.0.1:29502"]
+    assert worker["addresses"] == ["10.0.0.1", "fd00::2", "node-c.example"]
+
+
+def test_the_last_port_is_refused_since_the_next_one_is_the_liveness_port():
+    with pytest.raises(MultinodeError, match="vllm_service_multinode_port must be a port number below 65535"):
+        plan("g", ["a", "b"], "", "a", {"a": "10.0.0.1", "b": "10.0.0.2"}, 2, 1, 65535, "", "cpu")
