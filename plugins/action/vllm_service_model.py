@@ -15,6 +15,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.llmops.vllm.plugins.module_utils._instance_model import (
     SETTINGS, ModelError, build, credentials_mount_shared,
 )
+from ansible_collections.llmops.vllm.plugins.module_utils._multinode import inventory_address
 from ansible_collections.llmops.vllm.plugins.module_utils._run_lock import BREAK_VAR, LOCK_PATH, describe, identity, take
 
 
@@ -150,8 +151,7 @@ class ActionModule(ActionBase):
         addresses = {}
         for host in members:
             own = hostvars.get(host, {}) if hasattr(hostvars, "get") else {}
-            value = own.get("vllm_service_advertise_address") or own.get("ansible_host") or host
-            addresses[host] = str(self._templar.template(value))
+            addresses[host] = str(self._templar.template(inventory_address(own, host)))
         return {"members": members, "addresses": addresses}
 
     def _controller_file(self, path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmops.vllm.plugins.module_utils._multinode import inventory_address
 from ansible_collections.llmops.vllm.plugins.module_utils._ray_cluster import RayClusterError, plan
 
 DOCUMENTATION = r"""
@@ -54,14 +55,9 @@ ADDRESS_VARS = ("ray_cluster_advertise_address", "vllm_service_advertise_address
 
 def _address(host, hostvars):
     try:
-        own = hostvars[host]
+        return str(inventory_address(hostvars[host], host, ADDRESS_VARS))
     except KeyError:
         return host
-    for name in ADDRESS_VARS:
-        value = own.get(name) if hasattr(own, "get") else None
-        if value:
-            return str(value)
-    return host
 
 
 def ray_cluster_plan(settings, inventory_hostname, groups, hostvars):

@@ -827,7 +827,8 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         env.update(multinode["env"])
     revision = _revision(role, inst)
     # A headless worker serves no HTTP: its health is its head's (the instance's) /health.
-    health_host = _url_host(multinode["master_addr"]) if multinode and multinode["role"] == "worker" else probe_host
+    headless = bool(multinode and multinode["role"] == "worker")
+    health_host = _url_host(multinode["master_addr"]) if headless else probe_host
     unit = name + ".service"
     good = role["rollback_dir"]
     owner = "root" if container else role["user"]
@@ -846,7 +847,7 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         # A multi-node instance: this host's part (role head|worker, rank, ...); a headless worker serves
         # no HTTP (no endpoint, no health URL: its unit being active is its health).
         "multinode": multinode,
-        "headless": bool(multinode and multinode["role"] == "worker"),
+        "headless": headless,
         "model": inst["model"],
         "model_src": inst["model_src"],
         "staged_model": staged,
@@ -870,7 +871,7 @@ def _instance(role, inst, inventory_hostname, playbook_python, multinode=None):
         # Healthy means /health answers and, with vllm_service_verify_chat, a short chat request too.
         "health": {"timeout": role["health_timeout"], "max_restarts": role["max_restarts"],
                    "chat_model": (inst["served_model_name"] or model_ref)
-                   if role["verify_chat"] and not (multinode and multinode["role"] == "worker") else "",
+                   if role["verify_chat"] and not headless else "",
                    "ca_path": tls["ca_path"] if tls else "",
                    # For a rollback to a configuration with the other scheme (TLS turned on or off).
                    "plain_url": "http://%s:%d/health" % (health_host, inst["port"]),
@@ -1070,8 +1071,9 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         directories += [{"path": d, "owner": inst["owner"], "group": inst["group"], "mode": "0750"}
                         for d in inst["directories"]]
     # The nodes of a multi-node instance ask the head's /health: the firewall lets them.
-    clients = role["allowed_clients"] + [a for a in (multinode or {}).get("addresses", [])
-                                         if role["allowed_clients"] and a not in role["allowed_clients"]]
+    clients = list(role["allowed_clients"])
+    if clients and multinode:
+        clients += [a for a in multinode["addresses"] if a not in clients]
     image_archive = _image_archive(role, find_file)
     if image_archive:
         directories += [{"path": p, "owner": "root", "group": "root", "mode": "0700"}
@@ -1097,6 +1099,6 @@ def build(settings, inventory_hostname="localhost", playbook_python="python3", f
         "firewall": {"clients": clients, "names": client_names(clients),
                      "ports": sorted({i["port"] for i in instances})} if clients else None,
         # The launcher of a multi-node instance's nodes (tasks/configure-systemd.yml); None = no such instance.
-        "node_launcher": NODE_LAUNCHER if any(i["multinode"] for i in instances) and role["mode"] == "systemd" else None,
+        "node_launcher": NODE_LAUNCHER if multinode else None,
         "warnings": _warnings(role, instances),
     }

@@ -46,6 +46,21 @@ def host_address(value, host, variable="vllm_service_multinode_group"):
                          % (variable, host, value))
 
 
+def inventory_address(host_vars, host, names=("vllm_service_advertise_address", "ansible_host")):
+    """The address a host is reached at, as its inventory gives it: the first of `names` it sets, else
+    its inventory name (checked by host_address)."""
+    for name in names:
+        value = host_vars.get(name) if hasattr(host_vars, "get") else None
+        if value:
+            return value
+    return host
+
+
+def host_port(address, port):
+    """address:port, an IPv6 address in brackets."""
+    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
+
+
 def _positive(value, variable):
     if isinstance(value, bool):
         raise MultinodeError("%s must be a positive integer, got %r" % (variable, value))
@@ -116,8 +131,8 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
                 nnodes * local))
     ordered = [head] + [m for m in members if m != head]
     rank = ordered.index(inventory_hostname)
-    master = host_address(addresses.get(head, ""), head)
-    own = host_address(addresses.get(inventory_hostname, ""), inventory_hostname)
+    where = {m: host_address(addresses.get(m, ""), m) for m in ordered}
+    master, own = where[head], where[inventory_hostname]
     args = ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(pp), "--nnodes", str(nnodes),
             "--node-rank", str(rank), "--master-addr", master, "--master-port", str(port)]
     if rank:
@@ -125,12 +140,11 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
     # The launcher (roles/vllm_service/files/vllm_node.py): every node answers on the liveness port;
     # a worker follows the head, the head watches the workers, so that one's end restarts the others.
     live = port + 1
-    where = {m: host_address(addresses.get(m, ""), m) for m in ordered}
     launcher = ["--listen", str(live)]
     if rank:
-        launcher += ["--follow", _host_port(master, live)]
+        launcher += ["--follow", host_port(master, live)]
     else:
-        launcher += ["--watch", ",".join(_host_port(where[m], live) for m in ordered[1:])]
+        launcher += ["--watch", ",".join(host_port(where[m], live) for m in ordered[1:])]
     # VLLM_HOST_IP: the address the other nodes reach this one at (else vLLM guesses from a route to
     # the internet); the socket interface for gloo (CPU) / NCCL (GPU), else they may pick 127.0.1.1.
     env = {"VLLM_HOST_IP": own}
@@ -142,7 +156,3 @@ def plan(group, members, head, inventory_hostname, addresses, tensor_parallel_si
             "nodes": ordered, "master_addr": master, "master_port": port, "world_size": world,
             "local_world_size": local, "args": args, "env": env, "live_port": live, "launcher_args": launcher,
             "addresses": [where[m] for m in ordered]}
-
-
-def _host_port(address, port):
-    return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)

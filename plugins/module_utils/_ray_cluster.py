@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.llmops.vllm.plugins.module_utils._multinode import MultinodeError, host_address
+from ansible_collections.llmops.vllm.plugins.module_utils._multinode import MultinodeError, host_address, host_port
 
 PATH_RE = re.compile(r"/[A-Za-z0-9_./-]*")
 # Ray's session directory holds Unix sockets (sockets/raylet, ...): their path must stay below 108 bytes.
@@ -60,7 +60,7 @@ def plan(group, members, head, inventory_hostname, addresses, port, temp_dir, nu
         head_ip = host_address(addresses.get(head, ""), head, "ray_cluster_group")
     except MultinodeError as exc:
         raise RayClusterError(str(exc)) from exc
-    head_address = ("[%s]:%d" if ":" in head_ip else "%s:%d") % (head_ip, port)
+    head_address = host_port(head_ip, port)
     session = temp_dir.rstrip("/") + "/" + SESSION_SUBDIR
     argv = ["start", "--block", "--node-ip-address", own, "--temp-dir", session, "--disable-usage-stats"]
     if inventory_hostname == head:
@@ -84,6 +84,9 @@ def plan(group, members, head, inventory_hostname, addresses, port, temp_dir, nu
 
 
 NODE_LINE = re.compile(r"^\s*(\d+)\s+node_[0-9a-f]+\s*$")
+# The headings of `ray status` and what each section counts.
+SECTIONS = {"active": "active", "pending": "pending", "recent failures": "failed", "usage": "usage",
+            "total usage": "usage"}
 USAGE_LINE = re.compile(r"^\s*([\d.]+)((?:[KMGT]i?)?B)?/([\d.]+)((?:[KMGT]i?)?B)?\s+(\S+)\s*$")
 
 
@@ -95,17 +98,12 @@ def parse_status(text):
     for line in (text or "").splitlines():
         stripped = line.strip()
         key = stripped.rstrip(":").lower()
-        if key in ("active", "pending", "recent failures", "usage", "total usage"):
-            section = {"recent failures": "failed", "total usage": "usage"}.get(key, key)
-            continue
-        if stripped.startswith("---") or not stripped:
-            continue
-        if section in ("active", "pending", "failed"):
+        if key in SECTIONS:
+            section = SECTIONS[key]
+        elif section in ("active", "pending", "failed"):
             found = NODE_LINE.match(line)
             if found:
                 out[section] += int(found.group(1))
-            elif stripped.startswith("(no"):
-                continue
         elif section == "usage":
             found = USAGE_LINE.match(line)
             if found:

@@ -60,3 +60,17 @@ def test_ray_status_of_a_real_two_node_cluster():
 def test_ray_status_without_a_cluster_says_nothing_is_active():
     assert parse_status("")["active"] == 0
     assert parse_status("ConnectionError: Could not find any running Ray instance.")["active"] == 0
+
+
+def test_the_filter_takes_each_nodes_address_from_the_inventory():
+    from ansible_collections.llmops.vllm.plugins.filter.ray_cluster_plan import ray_cluster_plan
+
+    hostvars = {"a": {"ray_cluster_advertise_address": "10.0.0.1", "vllm_service_advertise_address": "10.9.9.9"},
+                "b": {"vllm_service_advertise_address": "10.0.0.2", "ansible_host": "10.9.9.8"},
+                "c": {"ansible_host": "10.0.0.3"}}
+    groups = {"rc": ["a", "b", "c", "d"]}
+    settings = {"group": "rc", "port": 6379, "temp_dir": "/var/lib/llmops-ray"}
+    assert ray_cluster_plan(settings, "c", groups, hostvars)["argv"][3] == "10.0.0.3"
+    assert ray_cluster_plan(settings, "b", groups, hostvars)["argv"][3] == "10.0.0.2"
+    assert ray_cluster_plan(settings, "d", groups, hostvars)["argv"][3] == "d"  # no variables: its name
+    assert ray_cluster_plan(settings, "d", groups, hostvars)["head_address"] == "10.0.0.1:6379"
